@@ -1,0 +1,43 @@
+"""Composition root: read the stack settings once, declare the platform, export what users need."""
+
+import pulumi
+
+from components.cluster import Cluster, ClusterArgs
+from components.environment import Environment, EnvironmentArgs
+from components.podspec import PodInputs
+from components.settings import SECRET_KEYS, load
+from components.workload import Workload, WorkloadArgs
+
+settings = load()
+config = settings.config
+for key in settings.missing_secrets:
+    pulumi.log.warn(f"{key} is not set: the app runs without it (`pulumi config set --secret {key}`)")
+
+cluster = Cluster("cluster", ClusterArgs(kube_context=config.kube_context))
+k8s_opts = pulumi.ResourceOptions(providers=[cluster.provider])
+secret_env = {SECRET_KEYS[key]: value for key, value in settings.secrets.values.items()}
+environment = Environment(config.environment, EnvironmentArgs(config, secret_env), opts=k8s_opts)
+
+workloads = {
+    name: Workload(
+        name,
+        WorkloadArgs(
+            app=app,
+            pod=PodInputs(
+                app_name=name,
+                environment=config.environment,
+                config_map_name=environment.config_map_name,
+                secret_name=environment.secret_name,
+                secret_env=sorted(secret_env),
+            ),
+            namespace=environment.namespace,
+        ),
+        opts=k8s_opts,
+    )
+    for name, app in config.apps.items()
+}
+
+pulumi.export("environment", config.environment)
+pulumi.export("namespace", environment.namespace)
+pulumi.export("services", {name: w.service_name for name, w in workloads.items()})
+pulumi.export("images", {name: app.image for name, app in config.apps.items()})

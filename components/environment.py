@@ -1,0 +1,109 @@
+"""Environment: the namespace of one stack, its app ConfigMap and Secret, quota and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.podspec import standard_labels
+from components.profiles import CONTAINER_LIMITS, QUOTAS
+from components.settings import PROJECT, StackSettings
+
+
+@dataclass(frozen=True)
+class EnvironmentArgs:
+    """Inputs of an Environment."""
+
+    settings: StackSettings
+    """Validated stack settings."""
+    secrets: Mapping[str, pulumi.Output[str]]
+    """Environment-variable name -> secret value, for the app Secret (empty: no Secret)."""
+
+
+def app_config_data(settings: StackSettings) -> dict[str, str]:
+    """The non-secret app config of the environment table, as the app reads it from its env."""
+
+    def flag(value: bool) -> str:
+        return str(value).lower()
+
+    return {
+        "APP_ENVIRONMENT": settings.environment,
+        "API_BASE_URL": settings.api_base_url,
+        "API_TIMEOUT_SECONDS": str(settings.api_timeout_seconds),
+        "API_RETRIES": str(settings.api_retries),
+        "DATABASE_HOST": settings.database_host,
+        "DATABASE_PORT": str(settings.database_port),
+        "DATABASE_NAME": settings.database_name,
+        "LOG_LEVEL": settings.log_level,
+        "LOG_SINKS": ",".join(settings.log_sinks),
+        "FEATURE_NEW_UI": flag(settings.feature_new_ui),
+        "FEATURE_BETA": flag(settings.feature_beta),
+        "FEATURE_ANALYTICS": flag(settings.feature_analytics),
+        "DEBUG_MODE": flag(settings.debug_mode),
+        "ANALYTICS_ENABLED": flag(settings.analytics_enabled),
+    }
+
+
+class Environment(pulumi.ComponentResource):
+    """Namespace + app ConfigMap + app Secret + ResourceQuota + LimitRange for one environment."""
+
+    namespace: pulumi.Output[str]
+    """Name of the namespace (depend on it to be created after it)."""
+    config_map_name: pulumi.Output[str]
+    secret_name: pulumi.Output[str] | None
+    """None when the stack sets no secret."""
+
+    def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flutter-app:platform:Environment", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+        labels = standard_labels(PROJECT, settings.environment, "environment")
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": settings.namespace_name, "labels": labels},
+            opts=child,
+        )
+        self.namespace = namespace.metadata.name
+
+        def metadata(object_name: str) -> k8s.meta.v1.ObjectMetaArgsDict:
+            return {"name": object_name, "namespace": self.namespace, "labels": labels}
+
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=metadata(f"{PROJECT}-config"),
+            data=app_config_data(settings),
+            opts=child,
+        )
+        self.config_map_name = config_map.metadata.name
+        self.secret_name = None
+        if args.secrets:
+            secret = k8s.core.v1.Secret(
+                f"{name}-secrets",
+                metadata=metadata(f"{PROJECT}-secrets"),
+                type="Opaque",
+                string_data=dict(args.secrets),
+                opts=child,
+            )
+            self.secret_name = secret.metadata.name
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata=metadata(f"{PROJECT}-quota"),
+            spec={"hard": QUOTAS[settings.environment]},
+            opts=child,
+        )
+        k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata=metadata(f"{PROJECT}-limits"),
+            spec={"limits": [{"type": "Container", **CONTAINER_LIMITS}]},
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "config_map_name": self.config_map_name,
+                "secret_name": self.secret_name,
+            }
+        )

@@ -1,0 +1,114 @@
+"""Per-environment defaults, as the team's CD guide sets them (see DESIGN.md, "Environments").
+
+Plain data: the settings layer merges an app's config over ``WORKLOAD_DEFAULTS[env]`` before it
+validates, so every default is visible in one place and an explicit value always wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+Environment = Literal["dev", "test", "staging", "production"]
+ENVIRONMENTS: Final[tuple[Environment, ...]] = ("dev", "test", "staging", "production")
+
+_PROBES: Final[dict[str, Any]] = {
+    "liveness": {"path": "/health", "initialDelaySeconds": 30, "periodSeconds": 10},
+    "readiness": {"path": "/ready", "initialDelaySeconds": 5, "periodSeconds": 5},
+}
+
+# Production values are the guide's exactly; staging runs fewer replicas of the same shape;
+# dev and test run small pods and never take a serving replica down during a rollout.
+WORKLOAD_DEFAULTS: Final[dict[Environment, dict[str, Any]]] = {
+    "production": {
+        "replicas": 6,
+        "containerPort": 8080,
+        "servicePort": 80,
+        "maxSurge": 2,
+        "maxUnavailable": 1,
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        },
+        **_PROBES,
+    },
+    "staging": {
+        "replicas": 3,
+        "containerPort": 8080,
+        "servicePort": 80,
+        "maxSurge": 1,
+        "maxUnavailable": 0,
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        },
+        **_PROBES,
+    },
+    "test": {
+        "replicas": 2,
+        "containerPort": 8080,
+        "servicePort": 80,
+        "maxSurge": 1,
+        "maxUnavailable": 0,
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "250m", "memory": "256Mi"},
+        },
+        **_PROBES,
+    },
+    "dev": {
+        "replicas": 1,
+        "containerPort": 8080,
+        "servicePort": 80,
+        "maxSurge": 1,
+        "maxUnavailable": 0,
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "250m", "memory": "256Mi"},
+        },
+        **_PROBES,
+    },
+}
+
+# Namespace ResourceQuota per environment. Sized for two full copies of every app (blue/green and
+# canary keep the previous version running) plus rollout surge, with headroom.
+QUOTAS: Final[dict[Environment, dict[str, str]]] = {
+    "production": {
+        "requests.cpu": "8",
+        "requests.memory": "16Gi",
+        "limits.cpu": "16",
+        "limits.memory": "32Gi",
+        "pods": "60",
+        "services.loadbalancers": "0",
+    },
+    "staging": {
+        "requests.cpu": "4",
+        "requests.memory": "8Gi",
+        "limits.cpu": "8",
+        "limits.memory": "16Gi",
+        "pods": "30",
+        "services.loadbalancers": "0",
+    },
+    "test": {
+        "requests.cpu": "2",
+        "requests.memory": "4Gi",
+        "limits.cpu": "4",
+        "limits.memory": "8Gi",
+        "pods": "20",
+        "services.loadbalancers": "0",
+    },
+    "dev": {
+        "requests.cpu": "2",
+        "requests.memory": "4Gi",
+        "limits.cpu": "4",
+        "limits.memory": "8Gi",
+        "pods": "20",
+        "services.loadbalancers": "0",
+    },
+}
+
+# LimitRange: defaults for containers that set nothing (sidecars, debug pods) and a per-container cap.
+CONTAINER_LIMITS: Final[dict[str, dict[str, str]]] = {
+    "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+    "default": {"cpu": "500m", "memory": "512Mi"},
+    "max": {"cpu": "2", "memory": "2Gi"},
+}

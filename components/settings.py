@@ -1,0 +1,379 @@
+"""Typed stack settings: read once from stack config, merged over per-environment defaults,
+validated purely, every problem reported at once with the key, the value and what was expected.
+
+Pydantic models give typed, frozen settings with camelCase config keys and collect every error in
+one pass (cross-field checks included), which hand-written checks would have to re-implement.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, Literal, get_args, get_origin
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components.profiles import ENVIRONMENTS, WORKLOAD_DEFAULTS, Environment
+from components.validation import (
+    CREDENTIAL_NAME,
+    ConfigError,
+    ImageRef,
+    Problem,
+    check_dns_label,
+    did_you_mean,
+    parse_image,
+    parse_quantity,
+)
+
+PROJECT: Final = "flutter-app"
+DEFAULT_APP: Final = "flutter-app"
+# Credentials: secret config only (`pulumi config set --secret`), never part of the plain settings.
+SECRET_KEYS: Final[dict[str, str]] = {
+    "firebaseApiKey": "FIREBASE_API_KEY",
+    "databasePassword": "DATABASE_PASSWORD",
+}
+# Keys whose stack value is YAML structure; the engine hands them to the program as JSON text.
+_STRUCTURED_KEYS: Final = frozenset({"apps", "logSinks"})
+
+Strategy = Literal["rolling", "blue-green", "canary"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+LogSink = Literal["console", "file"]
+Port = Annotated[int, Field(ge=1, le=65535)]
+DnsLabel = Annotated[str, AfterValidator(check_dns_label)]
+
+
+def _quantity(value: str) -> str:
+    parse_quantity(value)
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+
+
+# maxSurge / maxUnavailable: a pod count or a percentage, as the Deployment API takes them.
+def _int_or_percent(value: int | str) -> int | str:
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}%", value):
+        return value
+    raise ValueError("expected a pod count (0 or more) or a percentage such as 25%")
+
+
+IntOrPercent = Annotated[int | str, AfterValidator(_int_or_percent)]
+
+
+def _bool(value: object) -> object:
+    # As pulumi.Config.get_bool reads them: only true and false, never "yes", "on" or 1.
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("expected true or false")
+
+
+Bool = Annotated[bool, BeforeValidator(_bool)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=False
+    )
+
+
+class Compute(_Model):
+    """CPU and memory for one side (requests or limits)."""
+
+    cpu: Quantity
+    memory: Quantity
+
+
+class Resources(_Model):
+    """Container resources; limits must not be below requests."""
+
+    requests: Compute
+    limits: Compute
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> Resources:
+        for kind in ("cpu", "memory"):
+            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
+            if parse_quantity(limit) < parse_quantity(request):
+                raise ValueError(f"limits.{kind} {limit} is below requests.{kind} {request}")
+        return self
+
+
+class Probe(_Model):
+    """An HTTP GET probe on the container port."""
+
+    path: Annotated[str, Field(pattern=r"^/\S*$")]
+    initial_delay_seconds: Annotated[int, Field(ge=0)] = 0
+    period_seconds: Annotated[int, Field(ge=1)] = 10
+    timeout_seconds: Annotated[int, Field(ge=1)] = 1
+    failure_threshold: Annotated[int, Field(ge=1)] = 3
+
+
+class Autoscaling(_Model):
+    """HorizontalPodAutoscaler on CPU utilisation."""
+
+    min_replicas: Annotated[int, Field(ge=1)]
+    max_replicas: Annotated[int, Field(ge=1)]
+    target_cpu_percent: Annotated[int, Field(ge=1, le=100)] = 70
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}")
+        return self
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_env_names(names: list[str]) -> None:
+    invalid = [n for n in names if not _ENV_NAME.match(n)]
+    credentials = [n for n in names if CREDENTIAL_NAME.search(n)]
+    if invalid:
+        raise ValueError(f"not valid environment variable names (A-Z, 0-9, '_'): {', '.join(invalid)}")
+    if credentials:
+        raise ValueError(
+            f"{', '.join(credentials)} look like credentials; credentials are secret config only "
+            "(`pulumi config set --secret`), never plain values"
+        )
+
+
+class AppSettings(_Model):
+    """One deployed app: image, sizing, probes and release strategy."""
+
+    image: str
+    replicas: Annotated[int, Field(ge=1, le=100)]
+    container_port: Port
+    service_port: Port
+    max_surge: IntOrPercent
+    max_unavailable: IntOrPercent
+    resources: Resources
+    liveness: Probe
+    readiness: Probe
+    strategy: Strategy = "rolling"
+    env: dict[str, str] = Field(default_factory=dict)
+    feature_flags: dict[str, Bool] = Field(default_factory=dict)
+    autoscaling: Autoscaling | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        parse_image(value)
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_env_names(list(value))
+        return value
+
+    @field_validator("feature_flags")
+    @classmethod
+    def _flags(cls, value: dict[str, bool]) -> dict[str, bool]:
+        _check_env_names([name.upper() for name in value])
+        return value
+
+    @model_validator(mode="after")
+    def _rollout_can_progress(self) -> AppSettings:
+        if self.max_surge in (0, "0%") and self.max_unavailable in (0, "0%"):
+            raise ValueError("maxSurge and maxUnavailable are both 0: a rolling update could never progress")
+        if self.autoscaling and not (
+            self.autoscaling.min_replicas <= self.replicas <= self.autoscaling.max_replicas
+        ):
+            raise ValueError(
+                f"replicas {self.replicas} is outside autoscaling "
+                f"{self.autoscaling.min_replicas}..{self.autoscaling.max_replicas}"
+            )
+        return self
+
+    @property
+    def image_ref(self) -> ImageRef:
+        return parse_image(self.image)
+
+
+class StackSettings(_Model):
+    """Everything one stack deploys, read from its config (see Pulumi.yaml for every key)."""
+
+    environment: Environment
+    namespace: Annotated[str, Field(pattern=r"^$|^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = ""
+    kube_context: str = ""
+    api_base_url: Annotated[str, Field(pattern=r"^https://[^\s/]+(/\S*)?$")]
+    api_timeout_seconds: Annotated[int, Field(ge=1, le=300)]
+    api_retries: Annotated[int, Field(ge=0, le=10)]
+    database_host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$")]
+    database_port: Port = 5432
+    database_name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    log_level: LogLevel
+    log_sinks: Annotated[list[LogSink], Field(min_length=1)]
+    feature_new_ui: Bool
+    feature_beta: Bool
+    feature_analytics: Bool
+    debug_mode: Bool
+    analytics_enabled: Bool
+    apps: Annotated[dict[DnsLabel, AppSettings], Field(min_length=1)]
+
+    @property
+    def namespace_name(self) -> str:
+        return self.namespace or f"{PROJECT}-{self.environment}"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Credentials from secret config; ``None`` when the stack has not set one."""
+
+    values: dict[str, pulumi.Output[str]]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the program builds from: validated plain settings plus secret Outputs."""
+
+    stack: str
+    config: StackSettings
+    secrets: Secrets
+    missing_secrets: tuple[str, ...]
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge each app over its environment's workload defaults (production's when the
+    environment itself is invalid, so the apps are still checked)."""
+    env = raw.get("environment")
+    defaults = WORKLOAD_DEFAULTS[env if env in ENVIRONMENTS else "production"]
+    merged = dict(raw)
+    apps = raw.get("apps", {DEFAULT_APP: {}})
+    if isinstance(apps, Mapping):
+        merged["apps"] = {
+            name: _deep_merge(defaults, app) if isinstance(app, Mapping) else app
+            for name, app in apps.items()
+        }
+    else:
+        merged["apps"] = apps
+    return merged
+
+
+def _annotation_at(loc: tuple[str | int, ...]) -> Any:
+    """The model (or type) at ``loc`` in StackSettings, to suggest keys for a typo."""
+    current: Any = StackSettings
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or n: f.annotation for n, f in current.model_fields.items()}
+            current = fields.get(str(part))
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return None
+        while get_origin(current) is Annotated or type(None) in get_args(current):
+            args = [a for a in get_args(current) if a is not type(None)]
+            current = args[0] if args else None
+    return current
+
+
+def _key(loc: tuple[str | int, ...]) -> str:
+    parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc]
+    return f"{PROJECT}:" + "".join(parts).lstrip(".")
+
+
+def _problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        # Pydantic inserts "[key]" for a bad dict key; the key itself is the location.
+        loc = tuple(p for p in item["loc"] if p != "[key]")
+        kind, value = item["type"], item.get("input")
+        if kind == "missing":
+            message = "required but not set"
+        elif kind == "extra_forbidden":
+            model = _annotation_at(loc[:-1])
+            choices = (
+                [f.alias or n for n, f in model.model_fields.items()]
+                if isinstance(model, type) and issubclass(model, BaseModel)
+                else []
+            )
+            message = f"unknown key{did_you_mean(str(loc[-1]), choices)}"
+        else:
+            text = item["msg"].removeprefix("Value error, ")
+            if kind == "string_pattern_mismatch":
+                text = f"does not match the expected format {item['ctx']['pattern']}"
+            shown = "" if isinstance(value, Mapping) else f" (got {json.dumps(value, default=str)})"
+            message = f"{text}{shown}"
+        problems.append(Problem(_key(loc), message))
+    return problems
+
+
+def parse_settings(raw: Mapping[str, Any], *, stack: str) -> StackSettings:
+    """Validate plain config values (keys without the project prefix). Pure: raises ConfigError."""
+    try:
+        return StackSettings.model_validate(_with_defaults(raw))
+    except ValidationError as error:
+        raise ConfigError(stack, _problems(error)) from None
+
+
+def _read_raw(config: pulumi.Config, keys: list[str]) -> tuple[dict[str, Any], list[Problem]]:
+    raw: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for key in keys:
+        text = config.get(key)
+        if text is None:
+            continue
+        if key in _STRUCTURED_KEYS:
+            try:
+                raw[key] = json.loads(text)
+            except json.JSONDecodeError:
+                problems.append(Problem(f"{PROJECT}:{key}", f"expected a YAML object or list (got {text!r})"))
+        else:
+            raw[key] = text
+    return raw, problems
+
+
+def load(stack: str | None = None) -> Settings:
+    """Read and validate this stack's config once. Raises ConfigError before anything is declared."""
+    from pulumi.runtime.config import CONFIG, is_config_secret
+
+    stack = stack or pulumi.get_stack()
+    config = pulumi.Config(PROJECT)
+    prefix = f"{PROJECT}:"
+    keys = sorted(k.removeprefix(prefix) for k in CONFIG.get() if k.startswith(prefix))
+    raw, problems = _read_raw(config, [k for k in keys if k not in SECRET_KEYS])
+    for key in SECRET_KEYS:
+        if key in keys and not is_config_secret(f"{prefix}{key}"):
+            problems.append(
+                Problem(
+                    f"{prefix}{key}",
+                    f"is a credential stored in plaintext; use `pulumi config set --secret {key}`",
+                )
+            )
+    try:
+        parsed = parse_settings(raw, stack=stack)
+    except ConfigError as error:
+        problems.extend(error.problems)
+    if problems:
+        raise ConfigError(stack, problems)
+    secrets = {key: config.require_secret(key) for key in SECRET_KEYS if key in keys}
+    missing = tuple(f"{prefix}{key}" for key in SECRET_KEYS if key not in keys)
+    return Settings(stack=stack, config=parsed, secrets=Secrets(secrets), missing_secrets=missing)

@@ -1,0 +1,179 @@
+"""Workload: one app released by rolling update — Deployment, Service, PodDisruptionBudget and,
+when configured, a HorizontalPodAutoscaler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.podspec import PORT_NAME, PodInputs, pod_template, standard_labels
+from components.settings import AppSettings
+
+
+@dataclass(frozen=True)
+class WorkloadArgs:
+    """Inputs of a Workload."""
+
+    app: AppSettings
+    """Validated settings of the app."""
+    pod: PodInputs
+    """Names of the app's ConfigMap and Secret, and which secret keys become env vars."""
+    namespace: pulumi.Input[str]
+    """Namespace of every object (an Output of the Environment's Namespace, so it comes first)."""
+
+
+def selector_labels(app_name: str) -> dict[str, str]:
+    """The immutable Deployment selector: never includes anything a release changes."""
+    return {"app": app_name}
+
+
+def deployment_spec(
+    args: WorkloadArgs, *, image: str, replicas: int | None, selector: dict[str, str], track: str
+) -> k8s.apps.v1.DeploymentSpecArgsDict:
+    """A Deployment spec with the app's rolling-update parameters (shared by every strategy)."""
+    app, pod = args.app, args.pod
+    ref = app.image_ref
+    labels = {
+        **standard_labels(pod.app_name, pod.environment, "web"),
+        **selector,
+        "app.kubernetes.io/version": (ref.tag or ref.digest or "").replace("sha256:", "")[:63],
+    }
+    spec: k8s.apps.v1.DeploymentSpecArgsDict = {
+        "selector": {"match_labels": selector},
+        "revision_history_limit": 5,
+        "progress_deadline_seconds": 600,
+        "strategy": {
+            "type": "RollingUpdate",
+            "rolling_update": {"max_surge": app.max_surge, "max_unavailable": app.max_unavailable},
+        },
+        "template": pod_template(app, pod, image=image, labels=labels, track=track),
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    return spec
+
+
+def managed_replicas(app: AppSettings) -> int | None:
+    """Replicas to declare; None when an autoscaler owns the count (so `up` never fights it)."""
+    return None if app.autoscaling else app.replicas
+
+
+def declare_service(
+    name: str,
+    args: WorkloadArgs,
+    *,
+    service_name: str,
+    selector: pulumi.Input[dict[str, str]],
+    role: str,
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Service:
+    """A ClusterIP Service on the app's port, selecting ``selector``."""
+    return k8s.core.v1.Service(
+        f"{name}-{role}",
+        metadata={
+            "name": service_name,
+            "namespace": args.namespace,
+            "labels": standard_labels(args.pod.app_name, args.pod.environment, "web"),
+        },
+        spec={
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [
+                {
+                    "name": PORT_NAME,
+                    "port": args.app.service_port,
+                    "target_port": PORT_NAME,
+                    "protocol": "TCP",
+                }
+            ],
+        },
+        opts=opts,
+    )
+
+
+def declare_disruption_budget(
+    name: str, args: WorkloadArgs, selector: dict[str, str], opts: pulumi.ResourceOptions
+) -> k8s.policy.v1.PodDisruptionBudget:
+    """Voluntary disruptions (node drains, upgrades) take at most one pod at a time."""
+    return k8s.policy.v1.PodDisruptionBudget(
+        f"{name}-pdb",
+        metadata={
+            "name": args.pod.app_name,
+            "namespace": args.namespace,
+            "labels": standard_labels(args.pod.app_name, args.pod.environment, "web"),
+        },
+        spec={"max_unavailable": 1, "selector": {"match_labels": selector}},
+        opts=opts,
+    )
+
+
+class Workload(pulumi.ComponentResource):
+    """An app released by rolling update."""
+
+    deployment_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flutter-app:platform:Workload", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        app_name = args.pod.app_name
+        selector = selector_labels(app_name)
+        metadata = {
+            "name": app_name,
+            "namespace": args.namespace,
+            "labels": standard_labels(app_name, args.pod.environment, "web"),
+        }
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata,
+            spec=deployment_spec(
+                args,
+                image=args.app.image,
+                replicas=managed_replicas(args.app),
+                selector=selector,
+                track="stable",
+            ),
+            opts=child,
+        )
+        service = declare_service(
+            name, args, service_name=app_name, selector=selector, role="service", opts=child
+        )
+        declare_disruption_budget(name, args, selector, child)
+        if args.app.autoscaling:
+            declare_autoscaler(name, args, app_name, child)
+        self.deployment_name = deployment.metadata.name
+        self.service_name = service.metadata.name
+        self.register_outputs({"deployment_name": self.deployment_name, "service_name": self.service_name})
+
+
+def declare_autoscaler(
+    name: str, args: WorkloadArgs, deployment_name: str, opts: pulumi.ResourceOptions
+) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+    """An autoscaler on CPU utilisation for one Deployment."""
+    scaling = args.app.autoscaling
+    assert scaling is not None
+    return k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        f"{name}-hpa",
+        metadata={
+            "name": deployment_name,
+            "namespace": args.namespace,
+            "labels": standard_labels(args.pod.app_name, args.pod.environment, "web"),
+        },
+        spec={
+            "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": deployment_name},
+            "min_replicas": scaling.min_replicas,
+            "max_replicas": scaling.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "average_utilization": scaling.target_cpu_percent},
+                    },
+                }
+            ],
+        },
+        opts=opts,
+    )

@@ -1,0 +1,76 @@
+"""The `rollout` command line: argument parsing, exit codes and error reporting.
+
+Each command lives in ``rollout/commands/<name>.py`` with ``register(subparsers)``; its handler
+takes the parsed arguments and a Console and returns an ExitCode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from rollout.commands import render
+from rollout.exit_codes import CommandError, ExitCode
+
+COMMANDS = (render,)
+
+
+@dataclass
+class Console:
+    """Where a command writes: results to ``out``, progress and diagnostics to ``err``."""
+
+    out: TextIO
+    err: TextIO
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def note(self, text: str) -> None:
+        print(text, file=self.err, flush=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse exits 2 on bad arguments, which is the contract's code for bad input too.
+        self.print_usage(sys.stderr)
+        raise CommandError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rollout", description="Render, gate, release and roll back the flutter-app stacks."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    parser.add_argument(
+        "--cwd", type=Path, default=Path("."), metavar="DIR", help="the Pulumi project directory (default: .)"
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    console = Console(out or sys.stdout, err or sys.stderr)
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args, console))
+    except CommandError as error:
+        console.note(f"error: {error}")
+        return int(error.code)
+    except KeyboardInterrupt:
+        console.note("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except Exception as error:  # the last line of defence: a message, never a bare traceback
+        if debug:
+            traceback.print_exc(file=console.err)
+        console.note(
+            f"error: {type(error).__name__}: {error}" + ("" if debug else " (run with --debug for details)")
+        )
+        return int(ExitCode.FAILED)

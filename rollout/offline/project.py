@@ -1,0 +1,130 @@
+"""Read a Pulumi project and one stack's config from disk, as the Pulumi CLI would hand it to
+the program: Pulumi.yaml defaults, Pulumi.STACK.yaml values, declared types checked,
+``secure:`` values kept secret (their plaintext cannot be known offline)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Stands in for a `secure:` value offline. Masked wherever it is written, like any secret.
+SECRET_PLACEHOLDER = "[secret]"
+
+
+class ProjectError(Exception):
+    """The project or stack files cannot be used; ``problems`` lists each reason."""
+
+    def __init__(self, summary: str, problems: list[str] | None = None) -> None:
+        self.summary = summary
+        self.problems = problems or []
+        super().__init__("\n".join([summary, *[f"  - {p}" for p in self.problems]]))
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Config as the engine passes it to a program: ``ns:key`` -> text, plus which are secret."""
+
+    project: str
+    stack: str
+    directory: Path
+    main: Path
+    values: dict[str, str] = field(default_factory=dict)
+    secret_keys: frozenset[str] = frozenset()
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ProjectError(f"{path.name} is not valid YAML: {error}") from None
+
+
+def _as_text(value: Any) -> str:
+    """How the CLI hands a config value to a program: scalars as text, structure as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _type_problem(key: str, declared: str, value: Any) -> str | None:
+    ok = {
+        "string": isinstance(value, str | int | float) and not isinstance(value, bool),
+        "integer": (isinstance(value, int) and not isinstance(value, bool))
+        or (isinstance(value, str) and value.lstrip("-").isdigit()),
+        "boolean": isinstance(value, bool) or value in ("true", "false"),
+        "array": isinstance(value, list),
+    }.get(declared, True)
+    return None if ok else f"{key}: must be of type '{declared}' (got {json.dumps(value, default=str)})"
+
+
+def load_stack_config(directory: Path, stack: str) -> StackConfig:
+    """Read Pulumi.yaml and Pulumi.<stack>.yaml; raise ProjectError naming each bad key."""
+    project_file = directory / "Pulumi.yaml"
+    if not project_file.is_file():
+        raise ProjectError(f"no Pulumi.yaml in {directory} (use --cwd to point at the project)")
+    project = _read_yaml(project_file)
+    name = project.get("name")
+    if not isinstance(name, str) or not name:
+        raise ProjectError("Pulumi.yaml: 'name' is required")
+    stack_dir = directory / project.get("stackConfigDir", ".")
+    stack_file = stack_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        available = sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stack_dir.glob("Pulumi.*.yaml")
+        )
+        raise ProjectError(
+            f"stack '{stack}' has no {stack_file.name}; stacks here: {', '.join(available) or 'none'}"
+        )
+
+    def qualify(key: str) -> str:
+        return key if ":" in key else f"{name}:{key}"
+
+    declared: dict[str, dict[str, Any]] = {}
+    values: dict[str, Any] = {}
+    for key, spec in (project.get("config") or {}).items():
+        if isinstance(spec, dict) and ("type" in spec or "default" in spec or "description" in spec):
+            declared[qualify(key)] = spec
+            if "default" in spec:
+                values[qualify(key)] = spec["default"]
+        else:
+            values[qualify(key)] = spec
+
+    stack_config = (_read_yaml(stack_file).get("config") or {}) if stack_file.stat().st_size else {}
+    if not isinstance(stack_config, dict):
+        raise ProjectError(f"{stack_file.name}: 'config' must be a mapping")
+    secret_keys: set[str] = set()
+    for key, value in stack_config.items():
+        full = qualify(str(key))
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.add(full)
+            values[full] = SECRET_PLACEHOLDER
+        else:
+            values[full] = value
+
+    problems = []
+    missing = [k.split(":", 1)[1] for k in declared if k not in values]
+    if missing:
+        problems.append(f"stack '{stack}' is missing configuration value(s): {', '.join(sorted(missing))}")
+    for key, spec in declared.items():
+        if key in values and key not in secret_keys and "type" in spec:
+            problem = _type_problem(key, spec["type"], values[key])
+            if problem:
+                problems.append(problem)
+    if problems:
+        raise ProjectError(f"invalid config for stack '{stack}' ({stack_file.name}):", problems)
+
+    main = directory / project.get("main", ".")
+    return StackConfig(
+        project=name,
+        stack=stack,
+        directory=directory,
+        main=main / "__main__.py" if main.is_dir() else main,
+        values={k: _as_text(v) for k, v in values.items()},
+        secret_keys=frozenset(secret_keys),
+    )
