@@ -1,0 +1,92 @@
+"""HTTP probes: every target concurrently, each with its own headers, timeout and response-time
+limit; a probe passes on a 2xx answer within its limit. A target that is down, slow or erroring
+fails (it is the thing under test), it is never inconclusive."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import requests
+
+from gates.results import ProbeResult, Status, fmt, redact_url
+from gates.spec import ProbeSpec
+
+MAX_WORKERS = 16
+USER_AGENT = "flutter-app-health-gate/1"
+
+
+def _describe_error(error: requests.RequestException, timeout: float) -> str:
+    # Describe by kind, not str(error): requests' messages repeat the URL, which may carry a token.
+    if isinstance(error, requests.Timeout):
+        return f"timed out after {fmt(timeout)} s"
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS verification failed"
+    if isinstance(error, requests.ConnectionError):
+        text = str(error).lower()
+        if "refused" in text:
+            return "connection refused"
+        if "reset" in text or "aborted" in text or "remotedisconnected" in text:
+            return "connection dropped"
+        return "connection failed"
+    return f"request failed ({type(error).__name__})"
+
+
+def probe_once(probe: ProbeSpec, session: requests.Session | None = None) -> ProbeResult:
+    """GET ``probe.url`` once and judge the answer."""
+    url = redact_url(probe.url)
+    limit = probe.response_limit
+    get = session.get if session is not None else requests.get
+    started = time.perf_counter()
+    try:
+        response = get(
+            probe.url,
+            headers={"User-Agent": USER_AGENT, **probe.headers},
+            timeout=(probe.timeout, probe.timeout),
+            verify=probe.verify_tls,
+            allow_redirects=False,
+        )
+        response.close()
+    except requests.RequestException as error:
+        elapsed = time.perf_counter() - started
+        return ProbeResult(url, Status.FAIL, limit, None, elapsed, _describe_error(error, probe.timeout))
+    # `elapsed` is time to the response headers; the body is not needed for a health check.
+    elapsed = response.elapsed.total_seconds()
+    code = response.status_code
+    if not 200 <= code < 300:
+        return ProbeResult(url, Status.FAIL, limit, code, elapsed, f"HTTP {code} (expected 2xx)")
+    if elapsed > limit:
+        return ProbeResult(
+            url, Status.FAIL, limit, code, elapsed, f"response time {fmt(elapsed)} s > max {fmt(limit)} s"
+        )
+    return ProbeResult(url, Status.PASS, limit, code, elapsed, f"HTTP {code} in {fmt(elapsed)} s")
+
+
+def probe_all(probes: Sequence[ProbeSpec]) -> list[ProbeResult]:
+    """Probe every target concurrently; results in the order of ``probes``."""
+    if not probes:
+        return []
+    pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(probes)), thread_name_prefix="probe")
+    try:
+        futures = [pool.submit(probe_once, probe) for probe in probes]
+        results: list[ProbeResult] = []
+        for probe, future in zip(probes, futures, strict=True):
+            # requests' timeout bounds connect and each read; this bounds the whole call.
+            try:
+                results.append(future.result(timeout=2 * probe.timeout + 1))
+            except FutureTimeout:
+                results.append(
+                    ProbeResult(
+                        redact_url(probe.url),
+                        Status.FAIL,
+                        probe.response_limit,
+                        None,
+                        None,
+                        f"timed out after {fmt(probe.timeout)} s",
+                    )
+                )
+        return results
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,156 @@
+"""The gate report: every evaluation with every probe and check (value, limit, status), the
+verdict and its one-line reason, start and end times; as JSON and as Markdown.
+
+Reports hold no secret by construction (the spec has none, URLs lose any ``user:password@``, and
+credentials are never put into results); ``mask()`` is applied on top with the run's secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gates.results import Evaluation, NotificationStats, Verdict, fmt, redact_url
+from gates.spec import GateSpec
+
+SCHEMA_VERSION = 1
+MASK = "[secret]"
+
+
+@dataclass
+class GateReport:
+    spec: GateSpec
+    started_at: str
+    ended_at: str
+    verdict: Verdict
+    evaluations: list[Evaluation] = field(default_factory=list)
+    notifications: NotificationStats | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.status.value == "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "schema": SCHEMA_VERSION,
+            "gate": spec.name,
+            "verdict": self.verdict.status.value,
+            "reason": self.verdict.reason,
+            "deciding": self.verdict.deciding,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "settings": {
+                "interval": spec.interval,
+                "duration": spec.duration,
+                "failure_limit": spec.failure_limit,
+                "inconclusive_limit": spec.inconclusive_limit,
+                "on_no_data": spec.on_no_data,
+                "probes": [
+                    # Header names only: a header value may be a credential.
+                    {
+                        "url": redact_url(p.url),
+                        "headers": sorted(p.headers),
+                        "timeout": p.timeout,
+                        "max_response_time": p.response_limit,
+                    }
+                    for p in spec.probes
+                ],
+                "prometheus": redact_url(spec.prometheus.url) if spec.prometheus else None,
+                "checks": [
+                    {"name": c.name, "query": c.promql, "max": c.limits[0], "min": c.limits[1]}
+                    for c in spec.checks
+                ],
+            },
+            "evaluations": [
+                {
+                    "index": e.index,
+                    "offset": round(e.offset, 3),
+                    "started_at": e.started_at,
+                    "status": e.status.value,
+                    "reason": e.reason,
+                    "probes": [{**asdict(p), "status": p.status.value} for p in e.probes],
+                    "checks": [{**asdict(c), "status": c.status.value} for c in e.checks],
+                }
+                for e in self.evaluations
+            ],
+            "notifications": asdict(self.notifications) if self.notifications else None,
+        }
+
+
+def mask(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret value replaced by ``[secret]``."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def _finite(value: Any) -> Any:
+    # JSON has no Inf/NaN; histogram_quantile gives +Inf when every sample is in the top bucket.
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def to_json(report: GateReport, secrets: Iterable[str | None] = ()) -> str:
+    document = _finite(report.to_dict())
+    return mask(json.dumps(document, indent=2, allow_nan=False, default=str), secrets) + "\n"
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _limit(maximum: float | None, minimum: float | None) -> str:
+    parts = []
+    if maximum is not None:
+        parts.append(f"max {fmt(maximum)}")
+    if minimum is not None:
+        parts.append(f"min {fmt(minimum)}")
+    return ", ".join(parts)
+
+
+def to_markdown(report: GateReport, secrets: Iterable[str | None] = ()) -> str:
+    spec = report.spec
+    lines = [
+        f"# Health gate `{spec.name}`: **{report.verdict.status.value.upper()}**",
+        "",
+        f"**Reason:** {report.verdict.reason}",
+        "",
+        f"- Started: {report.started_at}",
+        f"- Ended: {report.ended_at}",
+        f"- Every {fmt(spec.interval)} s for {fmt(spec.duration)} s; failure_limit {spec.failure_limit}, "
+        f"inconclusive_limit {spec.inconclusive_limit}, on_no_data {spec.on_no_data}",
+        f"- Evaluations: {len(report.evaluations)}",
+    ]
+    if report.notifications is not None:
+        n = report.notifications
+        lines.append(f"- Notifications: {n.sent} sent, {n.collapsed} collapsed, {n.failed} failed")
+    for e in report.evaluations:
+        lines += [
+            "",
+            f"## Evaluation {e.index} (+{e.offset:.1f} s, {e.started_at}): {e.status.value}",
+            "",
+            _cell(e.reason),
+            "",
+            "| item | value | limit | status | detail |",
+            "|---|---|---|---|---|",
+        ]
+        for p in e.probes:
+            value = f"{fmt(p.response_time)} s" if p.response_time is not None else "-"
+            lines.append(
+                f"| probe {_cell(p.url)} | {value} | max {fmt(p.limit)} s | {p.status.value} | {_cell(p.detail)} |"
+            )
+        for c in e.checks:
+            lines.append(
+                f"| check {_cell(c.name)} | {fmt(c.value) if c.value is not None else '-'} | "
+                f"{_limit(c.max, c.min)} | {c.status.value} | {_cell(c.detail)} |"
+            )
+    return mask("\n".join(lines) + "\n", secrets)

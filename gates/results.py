@@ -1,0 +1,120 @@
+"""The records a gate produces: probe and check results, evaluations and the verdict. Data only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
+
+
+class Status(StrEnum):
+    """Outcome of one probe, one check, one evaluation or the whole gate."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+class QueryOutcome(StrEnum):
+    """What a Prometheus instant query gave: numbers, nothing, or an error."""
+
+    OK = "ok"
+    NO_DATA = "no-data"
+    """Empty result, or only NaN (e.g. 0/0 when there was no traffic)."""
+    ERROR = "error"
+    """Unreachable, timed out, HTTP 4xx/5xx, malformed body or ``status: error``."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    outcome: QueryOutcome
+    values: tuple[float, ...] = ()
+    """One value per series (NaN series dropped); +Inf/-Inf are kept and compared as numbers."""
+    detail: str = ""
+    """Why there is no value (never contains credentials)."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    url: str
+    """The target, with any user:password removed."""
+    status: Status
+    limit: float
+    """Maximum response time (s)."""
+    http_status: int | None = None
+    response_time: float | None = None
+    detail: str = ""
+    """One line: what was measured or what went wrong."""
+
+    @property
+    def label(self) -> str:
+        return f"probe {self.url}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    query: str
+    status: Status
+    value: float | None
+    """The deciding value: the worst series against the limit."""
+    max: float | None
+    min: float | None
+    detail: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"check {self.name}"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One round of probes and checks."""
+
+    index: int
+    """1-based."""
+    offset: float
+    """Seconds since the gate started."""
+    started_at: str
+    """ISO-8601 UTC."""
+    status: Status
+    reason: str
+    """The item that decided the status, its value and limit (or "all within limits")."""
+    probes: tuple[ProbeResult, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
+
+
+@dataclass
+class Verdict:
+    status: Status
+    reason: str
+    """One line naming the deciding check, its value and its limit."""
+    deciding: str = ""
+    """Label of the deciding probe or check ("" when the gate passed)."""
+
+
+@dataclass
+class NotificationStats:
+    sent: int = 0
+    collapsed: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    """Short causes ("HTTP 500", "connection failed"); never the URL."""
+
+
+def redact_url(url: str) -> str:
+    """``url`` without any ``user:password@``."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, f"[redacted]@{host}", parts.path, parts.query, parts.fragment))
+
+
+def fmt(value: float | None) -> str:
+    """A number for humans: 4 significant digits."""
+    if value is None:
+        return "none"
+    return f"{value:.4g}"
