@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from rollout.commands import render
+from rollout.commands import gate, render
 from rollout.exit_codes import CommandError, ExitCode
 
-COMMANDS = (render,)
+COMMANDS = (render, gate)
 
 
 @dataclass

@@ -1,0 +1,151 @@
+"""Gates against real servers on 127.0.0.1: the fault-injecting test app, a real Prometheus
+scraping it every second, and the gate's own HTTP probes. Gates run for a few seconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gates.report import GateReport
+from gates.runner import Secrets, build_runtime, run_gate
+from gates.spec import parse_spec
+from tests.support.app import FaultyApp, free_port
+from tests.support.prometheus import Prometheus
+
+pytestmark = pytest.mark.prometheus
+
+
+def gate(**spec: Any) -> GateReport:
+    parsed = parse_spec(spec)
+    return run_gate(parsed, build_runtime(parsed, Secrets()))
+
+
+def checks_for(job: str, **limits: float) -> list[dict[str, Any]]:
+    params = {"job": job, "window": "5s"}
+    return [
+        {
+            "name": "error-rate",
+            "template": "error-rate",
+            "params": params,
+            "max": limits.get("error_rate", 0.05),
+        },
+        {"name": "p95", "template": "latency-p95", "params": params, "max": limits.get("p95", 0.25)},
+        {"name": "instances", "template": "healthy-instances-percent", "params": {"job": job}},
+    ]
+
+
+def test_healthy_app_passes(monitored_app: tuple[FaultyApp, str], prometheus: Prometheus) -> None:
+    app, job = monitored_app
+    report = gate(
+        interval=1,
+        duration=3,
+        probes=[{"url": f"{app.url}/health", "timeout": 2, "max_response_time": 1}],
+        prometheus={"url": prometheus.url, "timeout": 2},
+        checks=[*checks_for(job), {"name": "cpu", "template": "cpu", "params": {"job": job, "window": "5s"}}],
+    )
+    assert report.verdict.status == "pass", report.verdict.reason
+    assert report.verdict.reason.startswith("passed: 4 of 4 evaluations passed")
+    assert len(report.evaluations) == 4
+    first = report.evaluations[0]
+    assert [c.name for c in first.checks] == ["error-rate", "p95", "instances", "cpu"]
+    instances = first.checks[2]
+    assert (instances.value, instances.min, instances.status) == (100.0, 80.0, "pass")
+    assert first.checks[0].value == 0.0  # no 5xx at all is 0, not "no data"
+
+
+def test_5xx_burst_fails_on_error_rate(monitored_app: tuple[FaultyApp, str], prometheus: Prometheus) -> None:
+    app, job = monitored_app
+    app.faults.error_every = 2  # half the requests answer 500 from now on
+    report = gate(
+        interval=1,
+        duration=8,
+        failure_limit=2,
+        prometheus={"url": prometheus.url, "timeout": 2},
+        checks=checks_for(job, error_rate=0.05)[:1],
+    )
+    assert report.verdict.status == "fail"
+    assert report.verdict.deciding == "check error-rate"
+    assert "check error-rate:" in report.verdict.reason
+    assert "> max 0.05" in report.verdict.reason
+    assert "2 consecutive failed evaluations (failure_limit 2)" in report.verdict.reason
+    assert len(report.evaluations) < 9  # stopped at the limit, not at the end of the duration
+    failing = report.evaluations[-1].checks[0]
+    assert failing.value is not None and failing.value > 0.05
+
+
+def test_latency_regression_fails_on_p95(
+    monitored_app: tuple[FaultyApp, str], prometheus: Prometheus
+) -> None:
+    app, job = monitored_app
+    app.faults.latency = 0.4
+    report = gate(
+        interval=1,
+        duration=8,
+        failure_limit=2,
+        prometheus={"url": prometheus.url, "timeout": 2},
+        checks=[checks_for(job, p95=0.25)[1]],
+    )
+    assert report.verdict.status == "fail", report.verdict.reason
+    assert report.verdict.reason.startswith("check p95: ")
+    assert "> max 0.25" in report.verdict.reason
+
+
+def test_prometheus_down_is_inconclusive_then_fails_at_the_limit(app: FaultyApp) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    report = gate(
+        interval=0.2,
+        duration=5,
+        inconclusive_limit=3,
+        probes=[{"url": f"{app.url}/health", "timeout": 1}],
+        prometheus={"url": dead, "timeout": 1},
+        checks=[{"name": "error-rate", "template": "error-rate"}],
+    )
+    assert report.verdict.status == "inconclusive"
+    assert [e.status for e in report.evaluations] == ["inconclusive"] * 3
+    assert report.verdict.reason == (
+        f"check error-rate: Prometheus unreachable at {dead}: connection refused; "
+        "3 consecutive inconclusive evaluations (inconclusive_limit 3)"
+    )
+    # The probes passed, but an unreachable Prometheus is never a silent pass.
+    assert all(p.status == "pass" for e in report.evaluations for p in e.probes)
+
+
+@pytest.mark.parametrize(
+    ("on_no_data", "verdict", "fragment"),
+    [
+        ("pass", "pass", "passed: 3 of 3 evaluations passed"),
+        ("fail", "fail", "check missing: no data (empty result); on_no_data: fail; 2 consecutive failed"),
+        (
+            "inconclusive",
+            "inconclusive",
+            "check missing: no data (empty result); on_no_data: inconclusive; 2 consecutive",
+        ),
+    ],
+)
+def test_empty_result_follows_on_no_data(
+    prometheus: Prometheus, on_no_data: str, verdict: str, fragment: str
+) -> None:
+    report = gate(
+        interval=0.3,
+        duration=0.6,
+        failure_limit=2,
+        inconclusive_limit=2,
+        on_no_data=on_no_data,
+        prometheus={"url": prometheus.url, "timeout": 2},
+        checks=[{"name": "missing", "query": 'no_such_metric{job="nobody"}', "max": 1}],
+    )
+    assert report.verdict.status == verdict
+    assert fragment in report.verdict.reason
+
+
+def test_bad_promql_is_an_explicit_error(prometheus: Prometheus) -> None:
+    report = gate(
+        interval=0.2,
+        duration=1,
+        inconclusive_limit=2,
+        prometheus={"url": prometheus.url, "timeout": 2},
+        checks=[{"name": "typo", "query": "sum(rate(http_requests_total[1m]", "max": 1}],
+    )
+    assert report.verdict.status == "inconclusive"
+    assert "check typo: Prometheus query error (HTTP 400, bad_data): " in report.verdict.reason

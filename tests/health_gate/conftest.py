@@ -1,0 +1,3 @@
+from tests.support.fixtures import app, scripted
+
+__all__ = ["app", "scripted"]
