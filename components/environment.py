@@ -97,7 +97,16 @@ class Environment(pulumi.ComponentResource):
         k8s.core.v1.LimitRange(
             f"{name}-limits",
             metadata=metadata(f"{PROJECT}-limits"),
-            spec={"limits": [{"type": "Container", **CONTAINER_LIMITS}]},
+            spec={
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": CONTAINER_LIMITS["default"],
+                        "default_request": CONTAINER_LIMITS["defaultRequest"],
+                        "max": CONTAINER_LIMITS["max"],
+                    }
+                ]
+            },
             opts=child,
         )
         self.register_outputs(

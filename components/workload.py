@@ -120,7 +120,7 @@ class Workload(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         app_name = args.pod.app_name
         selector = selector_labels(app_name)
-        metadata = {
+        metadata: k8s.meta.v1.ObjectMetaArgsDict = {
             "name": app_name,
             "namespace": args.namespace,
             "labels": standard_labels(app_name, args.pod.environment, "web"),

@@ -122,15 +122,17 @@ def run_program(config: StackConfig, *, preview: bool = True) -> ProgramRun:
             outputs=set(),
         )
     )
-    settings.set_root_resource(None)
+    settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh run has no root Stack yet
     program_dir = str(config.directory.resolve())
     sys.path.insert(0, program_dir)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+
+    def program() -> None:
+        runpy.run_path(str(config.main), run_name="__main__")
+
     try:
-        loop.run_until_complete(
-            pulumi.runtime.run_in_stack(lambda: runpy.run_path(str(config.main), run_name="__main__"))
-        )
+        loop.run_until_complete(pulumi.runtime.run_in_stack(program))
     finally:
         loop.close()
         # Leave a usable loop behind: later SDK calls (and tests) expect one.
