@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set-up and the two jobs, on a fresh machine or an existing checkout:
+#   ./dev.sh render   install, then render every stack offline (rollout render) into build/render
+#   ./dev.sh test     install with test tools (+ Debian's prometheus), then lint, type-check, test
+# Extra arguments go to rollout render / pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+STACKS=(dev test staging production)
+
+install() {  # $1: pip extras, e.g. "[test]"
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".$1"
+}
+
+ensure_prometheus() {  # the gate and report tests run against a real Prometheus server
+  command -v prometheus >/dev/null && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's prometheus package for the gate tests" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  else
+    echo "prometheus is not installed (apt-get install prometheus): its tests will be skipped, or fail when CI=true" >&2
+  fi
+}
+
+case "${1:-}" in
+  render)
+    install ""
+    args=()
+    for stack in "${STACKS[@]}"; do args+=(--stack "$stack"); done
+    exec .venv/bin/rollout render "${args[@]}" "${@:2}"
+    ;;
+  test)
+    install "[test]"
+    ensure_prometheus
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
+    .venv/bin/mypy
+    exec .venv/bin/python -m pytest "${@:2}"
+    ;;
+  *)
+    echo "usage: ./dev.sh render|test [args...]" >&2
+    exit 2
+    ;;
+esac
