@@ -5,8 +5,9 @@ import pulumi
 from components.cluster import Cluster, ClusterArgs
 from components.environment import Environment, EnvironmentArgs
 from components.podspec import PodInputs
+from components.release import declare_release
 from components.settings import SECRET_KEYS, load
-from components.workload import Workload, WorkloadArgs
+from components.workload import WorkloadArgs
 
 settings = load()
 config = settings.config
@@ -18,8 +19,8 @@ k8s_opts = pulumi.ResourceOptions(providers=[cluster.provider])
 secret_env = {SECRET_KEYS[key]: value for key, value in settings.secrets.values.items()}
 environment = Environment(config.environment, EnvironmentArgs(config, secret_env), opts=k8s_opts)
 
-workloads = {
-    name: Workload(
+releases = {
+    name: declare_release(
         name,
         WorkloadArgs(
             app=app,
@@ -39,5 +40,5 @@ workloads = {
 
 pulumi.export("environment", config.environment)
 pulumi.export("namespace", environment.namespace)
-pulumi.export("services", {name: w.service_name for name, w in workloads.items()})
+pulumi.export("services", {name: r.service_name for name, r in releases.items()})
 pulumi.export("images", {name: app.image for name, app in config.apps.items()})

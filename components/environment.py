@@ -61,9 +61,11 @@ class Environment(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
         labels = standard_labels(PROJECT, settings.environment, "environment")
+        # Istio routes canary traffic only between pods that carry its sidecar.
+        injection = {"istio-injection": "enabled"} if settings.uses_istio else {}
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata={"name": settings.namespace_name, "labels": labels},
+            metadata={"name": settings.namespace_name, "labels": {**labels, **injection}},
             opts=child,
         )
         self.namespace = namespace.metadata.name

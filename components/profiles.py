@@ -16,10 +16,12 @@ _PROBES: Final[dict[str, Any]] = {
     "readiness": {"path": "/ready", "initialDelaySeconds": 5, "periodSeconds": 5},
 }
 
-# Production values are the guide's exactly; staging runs fewer replicas of the same shape;
+# Strategies as the CD guide chooses them: production blue/green (critical, zero downtime), staging
+# canary, dev and test rolling. Production values are the guide's exactly; staging runs fewer replicas of the same shape;
 # dev and test run small pods and never take a serving replica down during a rollout.
 WORKLOAD_DEFAULTS: Final[dict[Environment, dict[str, Any]]] = {
     "production": {
+        "strategy": "blue-green",
         "replicas": 6,
         "containerPort": 8080,
         "servicePort": 80,
@@ -32,6 +34,7 @@ WORKLOAD_DEFAULTS: Final[dict[Environment, dict[str, Any]]] = {
         **_PROBES,
     },
     "staging": {
+        "strategy": "canary",
         "replicas": 3,
         "containerPort": 8080,
         "servicePort": 80,
@@ -44,6 +47,7 @@ WORKLOAD_DEFAULTS: Final[dict[Environment, dict[str, Any]]] = {
         **_PROBES,
     },
     "test": {
+        "strategy": "rolling",
         "replicas": 2,
         "containerPort": 8080,
         "servicePort": 80,
@@ -56,6 +60,7 @@ WORKLOAD_DEFAULTS: Final[dict[Environment, dict[str, Any]]] = {
         **_PROBES,
     },
     "dev": {
+        "strategy": "rolling",
         "replicas": 1,
         "containerPort": 8080,
         "servicePort": 80,

@@ -8,6 +8,7 @@ one pass (cross-field checks included), which hand-written checks would have to 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -31,7 +32,6 @@ from components.profiles import ENVIRONMENTS, WORKLOAD_DEFAULTS, Environment
 from components.validation import (
     CREDENTIAL_NAME,
     ConfigError,
-    ImageRef,
     Problem,
     check_dns_label,
     did_you_mean,
@@ -155,6 +155,63 @@ def _check_env_names(names: list[str]) -> None:
         )
 
 
+Colour = Literal["blue", "green"]
+
+
+def _image(value: str | None) -> str | None:
+    if value is not None:
+        parse_image(value)
+    return value
+
+
+Image = Annotated[str, AfterValidator(_image)]
+
+
+class BlueGreen(_Model):
+    """Blue/green: which colour is live, and each colour's image (default: the app's ``image``)."""
+
+    active: Colour = "blue"
+    blue_image: Image | None = None
+    green_image: Image | None = None
+    scale_down_idle: Bool = False
+    """Run the idle colour at zero replicas (once a release is confirmed)."""
+
+    @property
+    def idle(self) -> Colour:
+        return "green" if self.active == "blue" else "blue"
+
+
+def _steps(value: list[int]) -> list[int]:
+    if any(b <= a for a, b in itertools.pairwise(value)) or value[-1] != 100:
+        raise ValueError(f"expected increasing weights ending at 100 (got {value})")
+    return value
+
+
+class Canary(_Model):
+    """Istio canary: the canary image, its current traffic weight, and routing."""
+
+    weight: Annotated[int, Field(ge=0, le=100)] = 0
+    """Percent of requests (without the canary header) sent to the canary."""
+    image: Image | None = None
+    """Image under test; unset (or equal to the app's image) means no canary is running."""
+    replicas: Annotated[int, Field(ge=1, le=100)] = 1
+    steps: Annotated[
+        list[Annotated[int, Field(ge=1, le=100)]], Field(min_length=1), AfterValidator(_steps)
+    ] = [
+        5,
+        25,
+        50,
+        100,
+    ]
+    """Weights `rollout release` walks through, a gate after each."""
+    hosts: list[Annotated[str, Field(pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]] = Field(
+        default_factory=list
+    )
+    """External hosts routed through ``gateways`` (the in-mesh Service host is always routed)."""
+    gateways: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")]] = Field(default_factory=list)
+    """Istio Gateways as namespace/name."""
+
+
 class AppSettings(_Model):
     """One deployed app: image, sizing, probes and release strategy."""
 
@@ -171,6 +228,8 @@ class AppSettings(_Model):
     env: dict[str, str] = Field(default_factory=dict)
     feature_flags: dict[str, Bool] = Field(default_factory=dict)
     autoscaling: Autoscaling | None = None
+    blue_green: BlueGreen = BlueGreen()
+    canary: Canary = Canary()
 
     @field_validator("image")
     @classmethod
@@ -201,11 +260,27 @@ class AppSettings(_Model):
                 f"replicas {self.replicas} is outside autoscaling "
                 f"{self.autoscaling.min_replicas}..{self.autoscaling.max_replicas}"
             )
+        if self.autoscaling and self.strategy != "rolling":
+            raise ValueError(
+                f"autoscaling is supported with strategy rolling only (strategy is {self.strategy})"
+            )
+        for section, strategy in (("blue_green", "blue-green"), ("canary", "canary")):
+            if section in self.model_fields_set and self.strategy != strategy:
+                raise ValueError(
+                    f"{to_camel(section)} is set but strategy is {self.strategy}, not {strategy}"
+                )
+        if self.canary.weight and not self.canary_running:
+            raise ValueError(f"canary.weight is {self.canary.weight} but no canary.image differs from image")
         return self
 
     @property
-    def image_ref(self) -> ImageRef:
-        return parse_image(self.image)
+    def canary_running(self) -> bool:
+        """A canary image other than the stable one is deployed."""
+        return self.canary.image is not None and self.canary.image != self.image
+
+    def colour_image(self, colour: Colour) -> str:
+        """The image a blue/green colour runs."""
+        return (self.blue_green.blue_image if colour == "blue" else self.blue_green.green_image) or self.image
 
 
 class StackSettings(_Model):
@@ -228,6 +303,11 @@ class StackSettings(_Model):
     debug_mode: Bool
     analytics_enabled: Bool
     apps: Annotated[dict[DnsLabel, AppSettings], Field(min_length=1)]
+
+    @property
+    def uses_istio(self) -> bool:
+        """Some app is released by Istio canary."""
+        return any(app.strategy == "canary" for app in self.apps.values())
 
     @property
     def namespace_name(self) -> str:

@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.podspec import PORT_NAME, PodInputs, pod_template, standard_labels
 from components.settings import AppSettings
+from components.validation import parse_image
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def deployment_spec(
 ) -> k8s.apps.v1.DeploymentSpecArgsDict:
     """A Deployment spec with the app's rolling-update parameters (shared by every strategy)."""
     app, pod = args.app, args.pod
-    ref = app.image_ref
+    ref = parse_image(image)
     labels = {
         **standard_labels(pod.app_name, pod.environment, "web"),
         **selector,

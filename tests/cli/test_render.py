@@ -15,7 +15,7 @@ import yaml
 
 from rollout.cli import main
 from tests.support.project import ROOT, STACKS, edit_stack
-from tests.support.schemas import KUBERNETES_VERSION, kubernetes_errors
+from tests.support.schemas import KUBERNETES_VERSION, kubernetes_errors, manifest_errors
 
 
 def rollout(*argv: str) -> tuple[int, str, str]:
@@ -34,23 +34,30 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+ENVIRONMENT_KINDS = ["Namespace", "ResourceQuota", "LimitRange", "ConfigMap"]
+STRATEGY_KINDS = {
+    "dev": ["Service", "Deployment", "PodDisruptionBudget"],
+    "test": ["Service", "Deployment", "PodDisruptionBudget"],
+    "staging": [
+        "Service",
+        "Deployment",
+        "Deployment",
+        "PodDisruptionBudget",
+        "DestinationRule",
+        "VirtualService",
+    ],
+    "production": ["Service", "Service", "Deployment", "Deployment", "PodDisruptionBudget"],
+}
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_manifest_validates_against_the_kubernetes_schema(rendered: Path, stack: str) -> None:
+def test_every_manifest_validates_against_the_kubernetes_and_istio_schemas(
+    rendered: Path, stack: str
+) -> None:
     manifests = list(yaml.safe_load_all((rendered / stack / "manifests.yaml").read_text()))
-    kinds = sorted(m["kind"] for m in manifests)
-    assert kinds == sorted(
-        [
-            "Namespace",
-            "ResourceQuota",
-            "LimitRange",
-            "ConfigMap",
-            "Service",
-            "Deployment",
-            "PodDisruptionBudget",
-        ]
-    )
-    errors = [e for e in map(kubernetes_errors, manifests) if e]
-    assert not errors, f"invalid against Kubernetes {KUBERNETES_VERSION}:\n" + "\n".join(errors)
+    assert sorted(m["kind"] for m in manifests) == sorted(ENVIRONMENT_KINDS + STRATEGY_KINDS[stack])
+    errors = [e for e in map(manifest_errors, manifests) if e]
+    assert not errors, f"invalid against Kubernetes {KUBERNETES_VERSION} / Istio CRDs:\n" + "\n".join(errors)
 
 
 def test_schema_check_does_reject_a_bad_manifest(rendered: Path) -> None:
@@ -82,11 +89,11 @@ def test_resources_json_lists_every_declared_resource(rendered: Path) -> None:
         "flutter-app:platform:Cluster",
         "pulumi:providers:kubernetes",
         "flutter-app:platform:Environment",
-        "flutter-app:platform:Workload",
+        "flutter-app:release:BlueGreenRelease",
         "kubernetes:apps/v1:Deployment",
     } <= types
     deployment = next(r for r in resources if r["type"] == "kubernetes:apps/v1:Deployment")
-    assert deployment["parent"].endswith("flutter-app:platform:Workload::flutter-app")
+    assert deployment["parent"].endswith("flutter-app:release:BlueGreenRelease::flutter-app")
     assert any(
         d.endswith("kubernetes:core/v1:Namespace::production-namespace") for d in deployment["dependsOn"]
     )

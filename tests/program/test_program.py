@@ -10,7 +10,7 @@ from pulumi.runtime import rpc
 
 from components.validation import ConfigError
 from rollout.offline.engine import ProgramRun, Registration
-from tests.support.project import ROOT, STACKS, edit_stack, run_stack
+from tests.support.project import ROOT, edit_stack, run_stack
 
 
 def by_type(run: ProgramRun, token: str) -> list[Registration]:
@@ -28,8 +28,15 @@ def production() -> ProgramRun:
     return run_stack(ROOT, "production")
 
 
-def test_production_deployment_has_the_guides_values_exactly(production: ProgramRun) -> None:
-    spec = one(production, "kubernetes:apps/v1:Deployment").inputs["spec"]
+def deployment(run: ProgramRun, name: str) -> Registration:
+    return next(
+        r for r in by_type(run, "kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] == name
+    )
+
+
+@pytest.mark.parametrize("colour", ["blue", "green"])
+def test_production_deployments_have_the_guides_values_exactly(production: ProgramRun, colour: str) -> None:
+    spec = deployment(production, f"flutter-app-{colour}").inputs["spec"]
     assert spec["replicas"] == 6
     assert spec["strategy"] == {
         "type": "RollingUpdate",
@@ -51,12 +58,14 @@ def test_production_deployment_has_the_guides_values_exactly(production: Program
         container["readinessProbe"]["initialDelaySeconds"],
         container["readinessProbe"]["periodSeconds"],
     ) == (5, 5)
-    service = one(production, "kubernetes:core/v1:Service").inputs["spec"]
-    assert service["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    for service in by_type(production, "kubernetes:core/v1:Service"):
+        assert service.inputs["spec"]["ports"] == [
+            {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+        ]
 
 
 def test_pods_run_as_non_root_with_no_privileges(production: ProgramRun) -> None:
-    pod = one(production, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    pod = deployment(production, "flutter-app-blue").inputs["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["automountServiceAccountToken"] is False
@@ -82,12 +91,18 @@ def test_every_kubernetes_resource_uses_the_explicit_provider(production: Progra
 def test_children_are_parented_to_their_component(production: ProgramRun) -> None:
     components = {r.urn: r for r in production.resources if not r.custom}
     environment = next(r for r in components.values() if r.type == "flutter-app:platform:Environment")
-    workload = next(r for r in components.values() if r.type == "flutter-app:platform:Workload")
+    release = next(r for r in components.values() if r.type == "flutter-app:release:BlueGreenRelease")
     parents = {r.name: r.parent for r in production.resources if r.custom}
     for name in ("production-namespace", "production-config", "production-quota", "production-limits"):
         assert parents[name] == environment.urn
-    for name in ("flutter-app-deployment", "flutter-app-service", "flutter-app-pdb"):
-        assert parents[name] == workload.urn
+    for name in (
+        "flutter-app-blue",
+        "flutter-app-green",
+        "flutter-app-live",
+        "flutter-app-preview",
+        "flutter-app-pdb",
+    ):
+        assert parents[name] == release.urn
 
 
 def test_namespaced_objects_depend_on_the_namespace(production: ProgramRun) -> None:
@@ -127,11 +142,20 @@ def test_config_map_carries_the_environment_table(production: ProgramRun) -> Non
     }
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_every_stack_declares_the_rolling_workload(stack: str) -> None:
+@pytest.mark.parametrize(
+    ("stack", "deployments"),
+    [
+        ("dev", ["flutter-app"]),
+        ("test", ["flutter-app"]),
+        ("staging", ["flutter-app-canary", "flutter-app-stable"]),
+        ("production", ["flutter-app-blue", "flutter-app-green"]),
+    ],
+)
+def test_every_stack_declares_its_strategys_deployments(stack: str, deployments: list[str]) -> None:
     run = run_stack(ROOT, stack)
-    deployment = one(run, "kubernetes:apps/v1:Deployment")
-    assert deployment.inputs["metadata"]["namespace"] == f"flutter-app-{stack}"
+    found = by_type(run, "kubernetes:apps/v1:Deployment")
+    assert sorted(d.inputs["metadata"]["name"] for d in found) == deployments
+    assert all(d.inputs["metadata"]["namespace"] == f"flutter-app-{stack}" for d in found)
     assert run.outputs["environment"] == stack
     assert by_type(run, "kubernetes:policy/v1:PodDisruptionBudget")
 
@@ -164,13 +188,13 @@ def test_secrets_become_a_secret_and_secret_key_refs(project: Path) -> None:
         "DATABASE_PASSWORD",
         "FIREBASE_API_KEY",
     }
-    env = one(run, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+    env = deployment(run, "flutter-app-stable").inputs["spec"]["template"]["spec"]["containers"][0]["env"]
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
     assert refs == {
         "DATABASE_PASSWORD": {"name": "flutter-app-secrets", "key": "DATABASE_PASSWORD"},
         "FIREBASE_API_KEY": {"name": "flutter-app-secrets", "key": "FIREBASE_API_KEY"},
     }
-    assert "hunter2-plain" not in repr(one(run, "kubernetes:apps/v1:Deployment").inputs)
+    assert "hunter2-plain" not in repr([d.inputs for d in by_type(run, "kubernetes:apps/v1:Deployment")])
     assert not run.warnings
 
 
@@ -201,7 +225,9 @@ def test_plaintext_credential_in_stack_file_is_rejected(project: Path) -> None:
 
 def test_autoscaled_app_leaves_replicas_to_the_hpa(project: Path) -> None:
     def autoscale(config: dict) -> None:
-        config["flutter-app:apps"]["flutter-app"]["autoscaling"] = {"minReplicas": 6, "maxReplicas": 12}
+        config["flutter-app:apps"]["flutter-app"].update(
+            strategy="rolling", autoscaling={"minReplicas": 6, "maxReplicas": 12}
+        )
 
     edit_stack(project, "production", autoscale)
     run = run_stack(project, "production")

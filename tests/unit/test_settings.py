@@ -71,7 +71,7 @@ def test_production_defaults_are_the_guides() -> None:
         5,
         5,
     )
-    assert web.strategy == "rolling"
+    assert web.strategy == "blue-green"
     assert settings.namespace_name == "flutter-app-production"
 
 

@@ -1,0 +1,82 @@
+"""BlueGreenRelease: blue and green Deployments, a live Service selecting the active colour and
+a preview Service selecting the idle one.
+
+Switching ``active`` edits only the two Services' selectors — an in-place update; Deployment
+selectors never change (a selector change would replace the Deployment).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.podspec import standard_labels
+from components.settings import Colour
+from components.workload import (
+    WorkloadArgs,
+    declare_disruption_budget,
+    declare_service,
+    deployment_spec,
+    selector_labels,
+)
+
+COLOURS: tuple[Colour, Colour] = ("blue", "green")
+
+
+def colour_selector(app_name: str, colour: Colour) -> dict[str, str]:
+    return {**selector_labels(app_name), "version": colour}
+
+
+class BlueGreenRelease(pulumi.ComponentResource):
+    """An app released by blue/green switch."""
+
+    service_name: pulumi.Output[str]
+    """The live Service (active colour)."""
+    preview_service_name: pulumi.Output[str]
+    """The preview Service (idle colour), where a new release is gated before the switch."""
+
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flutter-app:release:BlueGreenRelease", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        app, app_name = args.app, args.pod.app_name
+        plan = app.blue_green
+        for colour in COLOURS:
+            idle_and_parked = plan.scale_down_idle and colour == plan.idle
+            k8s.apps.v1.Deployment(
+                f"{name}-{colour}",
+                metadata={
+                    "name": f"{app_name}-{colour}",
+                    "namespace": args.namespace,
+                    "labels": {**standard_labels(app_name, args.pod.environment, "web"), "version": colour},
+                },
+                spec=deployment_spec(
+                    args,
+                    image=app.colour_image(colour),
+                    replicas=0 if idle_and_parked else app.replicas,
+                    selector=colour_selector(app_name, colour),
+                    track=colour,
+                ),
+                opts=child,
+            )
+        live = declare_service(
+            name,
+            args,
+            service_name=app_name,
+            selector=colour_selector(app_name, plan.active),
+            role="live",
+            opts=child,
+        )
+        preview = declare_service(
+            name,
+            args,
+            service_name=f"{app_name}-preview",
+            selector=colour_selector(app_name, plan.idle),
+            role="preview",
+            opts=child,
+        )
+        declare_disruption_budget(name, args, selector_labels(app_name), child)
+        self.service_name = live.metadata.name
+        self.preview_service_name = preview.metadata.name
+        self.register_outputs(
+            {"service_name": self.service_name, "preview_service_name": self.preview_service_name}
+        )

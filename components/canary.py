@@ -1,0 +1,110 @@
+"""CanaryRelease: stable and canary Deployments behind one Service, split by Istio.
+
+The VirtualService's first route sends requests with header ``canary: "true"`` to the canary;
+the default route splits ``100 - weight`` / ``weight``. Both destinations are always present, so a
+weight change edits two numbers in the VirtualService and nothing else.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import istio
+from components.podspec import standard_labels
+from components.workload import (
+    WorkloadArgs,
+    declare_disruption_budget,
+    declare_service,
+    deployment_spec,
+    selector_labels,
+)
+
+CANARY_HEADER = "canary"
+TRACKS = ("stable", "canary")
+
+
+def routing(args: WorkloadArgs) -> tuple[istio.DestinationRuleSpec, istio.VirtualServiceSpec]:
+    """The DestinationRule and VirtualService specs of an app's canary (pure)."""
+    app, app_name = args.app, args.pod.app_name
+    port = istio.PortSelector(app.service_port)
+
+    def to(subset: str, weight: int) -> istio.HTTPRouteDestination:
+        return istio.HTTPRouteDestination(istio.Destination(app_name, subset, port), weight)
+
+    rule = istio.DestinationRuleSpec(
+        host=app_name,
+        subsets=[istio.Subset(track, {**selector_labels(app_name), "version": track}) for track in TRACKS],
+        traffic_policy=istio.TrafficPolicy(istio.LoadBalancerSettings("LEAST_REQUEST")),
+    )
+    # Retry only failures that never reached the app: retrying 5xx would hide canary errors
+    # from the gate's error rate.
+    retries = istio.HTTPRetry(
+        attempts=2, per_try_timeout="10s", retry_on="connect-failure,refused-stream,unavailable"
+    )
+    service = istio.VirtualServiceSpec(
+        hosts=[app_name, *app.canary.hosts],
+        gateways=[*app.canary.gateways, "mesh"] if app.canary.gateways else [],
+        http=[
+            istio.HTTPRoute(
+                name="canary-header",
+                match=[istio.HTTPMatchRequest(headers={CANARY_HEADER: istio.StringMatch(exact="true")})],
+                route=[to("canary", 100)],
+                retries=retries,
+            ),
+            istio.HTTPRoute(
+                name="weighted",
+                route=[to("stable", 100 - app.canary.weight), to("canary", app.canary.weight)],
+                retries=retries,
+            ),
+        ],
+    )
+    return rule, service
+
+
+class CanaryRelease(pulumi.ComponentResource):
+    """An app released by Istio canary."""
+
+    service_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flutter-app:release:CanaryRelease", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        app, app_name = args.app, args.pod.app_name
+        # Without a canary image under test, the canary track runs no pods.
+        tracks = {
+            "stable": (app.image, app.replicas),
+            "canary": (app.canary.image or app.image, app.canary.replicas if app.canary_running else 0),
+        }
+        for track, (image, replicas) in tracks.items():
+            selector = {**selector_labels(app_name), "version": track}
+            k8s.apps.v1.Deployment(
+                f"{name}-{track}",
+                metadata={
+                    "name": f"{app_name}-{track}",
+                    "namespace": args.namespace,
+                    "labels": {**standard_labels(app_name, args.pod.environment, "web"), "version": track},
+                },
+                spec=deployment_spec(args, image=image, replicas=replicas, selector=selector, track=track),
+                opts=child,
+            )
+        service = declare_service(
+            name, args, service_name=app_name, selector=selector_labels(app_name), role="service", opts=child
+        )
+        declare_disruption_budget(name, args, selector_labels(app_name), child)
+        rule_spec, service_spec = routing(args)
+        metadata: k8s.meta.v1.ObjectMetaArgsDict = {
+            "name": app_name,
+            "namespace": args.namespace,
+            "labels": standard_labels(app_name, args.pod.environment, "routing"),
+        }
+        rule = istio.destination_rule(f"{name}-destination-rule", metadata, rule_spec, child)
+        istio.virtual_service(
+            f"{name}-virtual-service",
+            metadata,
+            service_spec,
+            {rule_spec.host: {s.name for s in rule_spec.subsets}},
+            pulumi.ResourceOptions(parent=self, depends_on=[rule, service]),
+        )
+        self.service_name = service.metadata.name
+        self.register_outputs({"service_name": self.service_name})

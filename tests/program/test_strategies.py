@@ -1,0 +1,205 @@
+"""Blue/green and canary under the SDK's mock monitor: the objects DESIGN.md describes, and that
+a weight or colour change touches only routing objects (compared on every resource's declared
+inputs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.validation import ConfigError
+from rollout.offline.engine import ProgramRun
+from rollout.offline.render import clean
+from tests.support.project import ROOT, edit_stack, run_stack
+
+
+def inputs_by_name(run: ProgramRun) -> dict[str, Any]:
+    return {r.urn: clean(r.inputs) for r in run.resources}
+
+
+def changed(before: ProgramRun, after: ProgramRun) -> dict[str, tuple[Any, Any]]:
+    old, new = inputs_by_name(before), inputs_by_name(after)
+    assert old.keys() == new.keys(), "the set of resources changed"
+    return {urn.split("::")[-1]: (old[urn], new[urn]) for urn in old if old[urn] != new[urn]}
+
+
+def named(run: ProgramRun, kind: str, name: str) -> dict[str, Any]:
+    return next(
+        clean(r.inputs)
+        for r in run.resources
+        if r.type.endswith(f":{kind}") and r.inputs.get("metadata", {}).get("name") == name
+    )
+
+
+def set_app(project: Path, stack: str, **values: Any) -> None:
+    edit_stack(project, stack, lambda c: c["flutter-app:apps"]["flutter-app"].update(values))
+
+
+# --- canary -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def canary_at(project: Path) -> Any:
+    def run(weight: int) -> ProgramRun:
+        set_app(project, "staging", canary={"image": "ghcr.io/example/flutter-app:1.5.0", "weight": weight})
+        return run_stack(project, "staging")
+
+    return run
+
+
+def test_canary_objects_as_design_describes(canary_at: Any) -> None:
+    run = canary_at(25)
+    stable, canary = (
+        named(run, "Deployment", "flutter-app-stable"),
+        named(run, "Deployment", "flutter-app-canary"),
+    )
+    assert stable["spec"]["selector"] == {"matchLabels": {"app": "flutter-app", "version": "stable"}}
+    assert canary["spec"]["selector"] == {"matchLabels": {"app": "flutter-app", "version": "canary"}}
+    assert stable["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/example/flutter-app:1.4.2"
+    assert canary["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/example/flutter-app:1.5.0"
+    assert (stable["spec"]["replicas"], canary["spec"]["replicas"]) == (3, 1)
+    assert named(run, "Service", "flutter-app")["spec"]["selector"] == {"app": "flutter-app"}
+    rule = named(run, "DestinationRule", "flutter-app")
+    assert rule["apiVersion"] == "networking.istio.io/v1"
+    assert rule["spec"]["subsets"] == [
+        {"name": "stable", "labels": {"app": "flutter-app", "version": "stable"}},
+        {"name": "canary", "labels": {"app": "flutter-app", "version": "canary"}},
+    ]
+    header, weighted = named(run, "VirtualService", "flutter-app")["spec"]["http"]
+    assert header["match"] == [{"headers": {"canary": {"exact": "true"}}}]
+    assert [(d["destination"]["subset"], d["weight"]) for d in header["route"]] == [("canary", 100)]
+    assert [(d["destination"]["subset"], d["weight"]) for d in weighted["route"]] == [
+        ("stable", 75),
+        ("canary", 25),
+    ]
+    namespace = next(r for r in run.resources if r.type == "kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["labels"]["istio-injection"] == "enabled"
+
+
+def test_changing_only_the_weight_changes_only_the_virtual_service(canary_at: Any) -> None:
+    diff = changed(canary_at(5), canary_at(50))
+    assert list(diff) == ["flutter-app-virtual-service"]
+    old, new = diff["flutter-app-virtual-service"]
+    assert [d["weight"] for d in new["spec"]["http"][1]["route"]] == [50, 50]
+    assert old["spec"]["http"][0] == new["spec"]["http"][0]
+
+
+def test_no_canary_image_means_no_canary_pods_and_no_canary_traffic() -> None:
+    run = run_stack(ROOT, "staging")
+    assert named(run, "Deployment", "flutter-app-canary")["spec"]["replicas"] == 0
+    weighted = named(run, "VirtualService", "flutter-app")["spec"]["http"][1]["route"]
+    assert [d["weight"] for d in weighted] == [100, 0]
+
+
+def test_canary_binds_to_gateway_and_hosts_from_config(project: Path) -> None:
+    set_app(
+        project, "staging", canary={"hosts": ["staging.example.com"], "gateways": ["istio-ingress/public"]}
+    )
+    spec = named(run_stack(project, "staging"), "VirtualService", "flutter-app")["spec"]
+    assert spec["hosts"] == ["flutter-app", "staging.example.com"]
+    assert spec["gateways"] == ["istio-ingress/public", "mesh"]
+
+
+# --- blue/green -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def active(project: Path) -> Any:
+    def run(colour: str) -> ProgramRun:
+        set_app(
+            project,
+            "production",
+            blueGreen={"active": colour, "greenImage": "ghcr.io/example/flutter-app:1.5.0"},
+        )
+        return run_stack(project, "production")
+
+    return run
+
+
+def test_blue_green_objects_as_design_describes(active: Any) -> None:
+    run = active("blue")
+    blue, green = named(run, "Deployment", "flutter-app-blue"), named(run, "Deployment", "flutter-app-green")
+    assert blue["spec"]["template"]["metadata"]["labels"]["version"] == "blue"
+    assert green["spec"]["selector"] == {"matchLabels": {"app": "flutter-app", "version": "green"}}
+    assert green["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/example/flutter-app:1.5.0"
+    assert named(run, "Service", "flutter-app")["spec"]["selector"] == {
+        "app": "flutter-app",
+        "version": "blue",
+    }
+    assert named(run, "Service", "flutter-app-preview")["spec"]["selector"] == {
+        "app": "flutter-app",
+        "version": "green",
+    }
+
+
+def test_switching_active_changes_only_the_service_selectors(active: Any) -> None:
+    diff = changed(active("blue"), active("green"))
+    assert sorted(diff) == ["flutter-app-live", "flutter-app-preview"]
+    for old, new in diff.values():
+        assert {**old, "spec": {**old["spec"], "selector": None}} == {
+            **new,
+            "spec": {**new["spec"], "selector": None},
+        }
+    assert diff["flutter-app-live"][1]["spec"]["selector"]["version"] == "green"
+    assert diff["flutter-app-preview"][1]["spec"]["selector"]["version"] == "blue"
+
+
+def test_idle_colour_can_be_scaled_down_once_confirmed(project: Path) -> None:
+    set_app(project, "production", blueGreen={"active": "green", "scaleDownIdle": True})
+    run = run_stack(project, "production")
+    assert named(run, "Deployment", "flutter-app-blue")["spec"]["replicas"] == 0
+    assert named(run, "Deployment", "flutter-app-green")["spec"]["replicas"] == 6
+
+
+# --- bad values --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stack", "values", "key", "fragment"),
+    [
+        (
+            "staging",
+            {"canary": {"weight": 120, "image": "a:2"}},
+            "apps.flutter-app.canary.weight",
+            "(got 120)",
+        ),
+        ("staging", {"canary": {"weight": -5, "image": "a:2"}}, "apps.flutter-app.canary.weight", "(got -5)"),
+        (
+            "staging",
+            {"canary": {"weight": 10}},
+            "apps.flutter-app",
+            "canary.weight is 10 but no canary.image",
+        ),
+        ("staging", {"canary": {"steps": [5, 50, 25, 100]}}, "apps.flutter-app.canary.steps", "increasing"),
+        ("staging", {"canary": {"gateways": ["public"]}}, "apps.flutter-app.canary.gateways[0]", '"public"'),
+        ("production", {"blueGreen": {"active": "purple"}}, "apps.flutter-app.blueGreen.active", '"purple"'),
+        (
+            "production",
+            {"blueGreen": {"greenImage": "nope"}},
+            "apps.flutter-app.blueGreen.greenImage",
+            "no tag",
+        ),
+        (
+            "production",
+            {"canary": {"weight": 5}},
+            "apps.flutter-app",
+            "canary is set but strategy is blue-green",
+        ),
+        (
+            "staging",
+            {"autoscaling": {"minReplicas": 2, "maxReplicas": 4}},
+            "apps.flutter-app",
+            "rolling only",
+        ),
+    ],
+)
+def test_bad_release_values_name_the_key(
+    project: Path, stack: str, values: dict, key: str, fragment: str
+) -> None:
+    set_app(project, stack, **values)
+    with pytest.raises(ConfigError) as caught:
+        run_stack(project, stack)
+    line = next(ln for ln in str(caught.value).splitlines() if f"flutter-app:{key}:" in ln)
+    assert fragment in line
