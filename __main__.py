@@ -4,6 +4,7 @@ import pulumi
 
 from components.cluster import Cluster, ClusterArgs
 from components.environment import Environment, EnvironmentArgs
+from components.gating import GateContext
 from components.podspec import PodInputs
 from components.release import declare_release
 from components.settings import SECRET_KEYS, load
@@ -13,6 +14,9 @@ settings = load()
 config = settings.config
 for key in settings.missing_secrets:
     pulumi.log.warn(f"{key} is not set: the app runs without it (`pulumi config set --secret {key}`)")
+for name, app in config.apps.items():
+    if not (app.gate.url or config.prometheus_url):
+        pulumi.log.warn(f"no health gate for app {name}: set apps.{name}.gate.url and/or prometheusUrl")
 
 cluster = Cluster("cluster", ClusterArgs(kube_context=config.kube_context))
 k8s_opts = pulumi.ResourceOptions(providers=[cluster.provider])
@@ -32,6 +36,7 @@ releases = {
                 secret_env=sorted(secret_env),
             ),
             namespace=environment.namespace,
+            gates=GateContext(namespace=config.namespace_name, prometheus_url=config.prometheus_url),
         ),
         opts=k8s_opts,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.gating import GateTarget, declare_gate
 from components.podspec import standard_labels
 from components.settings import Colour
 from components.workload import (
@@ -40,9 +41,10 @@ class BlueGreenRelease(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         app, app_name = args.app, args.pod.app_name
         plan = app.blue_green
+        deployments = {}
         for colour in COLOURS:
             idle_and_parked = plan.scale_down_idle and colour == plan.idle
-            k8s.apps.v1.Deployment(
+            deployments[colour] = k8s.apps.v1.Deployment(
                 f"{name}-{colour}",
                 metadata={
                     "name": f"{app_name}-{colour}",
@@ -58,14 +60,6 @@ class BlueGreenRelease(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        live = declare_service(
-            name,
-            args,
-            service_name=app_name,
-            selector=colour_selector(app_name, plan.active),
-            role="live",
-            opts=child,
-        )
         preview = declare_service(
             name,
             args,
@@ -73,6 +67,34 @@ class BlueGreenRelease(pulumi.ComponentResource):
             selector=colour_selector(app_name, plan.idle),
             role="preview",
             opts=child,
+        )
+        # A new image lands on the idle colour and is gated on the preview Service; the live
+        # Service switches only after that gate passed, then the live gate checks the switch.
+        # The preview trigger is both colours' images, so a switch alone does not re-run it.
+        images = {colour: app.colour_image(colour) for colour in COLOURS}
+        preview_gate = declare_gate(
+            self,
+            name,
+            args,
+            GateTarget("preview", app.gate.preview_url, plan.idle, metrics=False),
+            trigger={"images": images},
+            depends_on=[deployments[plan.idle], preview],
+        )
+        live = declare_service(
+            name,
+            args,
+            service_name=app_name,
+            selector=colour_selector(app_name, plan.active),
+            role="live",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[preview_gate] if preview_gate else []),
+        )
+        declare_gate(
+            self,
+            name,
+            args,
+            GateTarget("live", app.gate.url, plan.active),
+            trigger={"active": plan.active, "image": images[plan.active]},
+            depends_on=[deployments[plan.active], live],
         )
         declare_disruption_budget(name, args, selector_labels(app_name), child)
         self.service_name = live.metadata.name

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import istio
+from components.gating import CANARY_HEADERS, GateTarget, declare_gate
 from components.podspec import standard_labels
 from components.workload import (
     WorkloadArgs,
@@ -20,7 +21,6 @@ from components.workload import (
     selector_labels,
 )
 
-CANARY_HEADER = "canary"
 TRACKS = ("stable", "canary")
 
 
@@ -48,7 +48,13 @@ def routing(args: WorkloadArgs) -> tuple[istio.DestinationRuleSpec, istio.Virtua
         http=[
             istio.HTTPRoute(
                 name="canary-header",
-                match=[istio.HTTPMatchRequest(headers={CANARY_HEADER: istio.StringMatch(exact="true")})],
+                match=[
+                    istio.HTTPMatchRequest(
+                        headers={
+                            name: istio.StringMatch(exact=value) for name, value in CANARY_HEADERS.items()
+                        }
+                    )
+                ],
                 route=[to("canary", 100)],
                 retries=retries,
             ),
@@ -76,9 +82,10 @@ class CanaryRelease(pulumi.ComponentResource):
             "stable": (app.image, app.replicas),
             "canary": (app.canary.image or app.image, app.canary.replicas if app.canary_running else 0),
         }
+        deployments = {}
         for track, (image, replicas) in tracks.items():
             selector = {**selector_labels(app_name), "version": track}
-            k8s.apps.v1.Deployment(
+            deployments[track] = k8s.apps.v1.Deployment(
                 f"{name}-{track}",
                 metadata={
                     "name": f"{app_name}-{track}",
@@ -99,12 +106,31 @@ class CanaryRelease(pulumi.ComponentResource):
             "labels": standard_labels(app_name, args.pod.environment, "routing"),
         }
         rule = istio.destination_rule(f"{name}-destination-rule", metadata, rule_spec, child)
-        istio.virtual_service(
+        routes = istio.virtual_service(
             f"{name}-virtual-service",
             metadata,
             service_spec,
             {rule_spec.host: {s.name for s in rule_spec.subsets}},
             pulumi.ResourceOptions(parent=self, depends_on=[rule, service]),
+        )
+        # A gate after each weight step (the header route reaches the canary at any weight), and
+        # one on the stable track when its image changes (promotion).
+        if app.canary_running:
+            declare_gate(
+                self,
+                name,
+                args,
+                GateTarget("canary", app.gate.url, "canary", CANARY_HEADERS),
+                trigger={"image": tracks["canary"][0], "weight": app.canary.weight},
+                depends_on=[deployments["canary"], routes],
+            )
+        declare_gate(
+            self,
+            name,
+            args,
+            GateTarget("stable", app.gate.url, "stable"),
+            trigger={"image": app.image},
+            depends_on=[deployments["stable"], routes],
         )
         self.service_name = service.metadata.name
         self.register_outputs({"service_name": self.service_name})

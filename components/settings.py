@@ -212,6 +212,41 @@ class Canary(_Model):
     """Istio Gateways as namespace/name."""
 
 
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
+
+
+class GateSettings(_Model):
+    """The health gates `pulumi up` runs for an app (see README "Health gates").
+
+    Probes need a URL reachable from where `pulumi up` runs; Prometheus checks need the stack's
+    ``prometheusUrl``. With neither, no gate is declared (and render says so)."""
+
+    url: HttpUrl | None = None
+    """Live URL of the app, probed after each release step (canary: with header canary: "true")."""
+    preview_url: HttpUrl | None = None
+    """Blue/green: URL of the preview Service (the idle colour), probed before the switch."""
+    probe_path: Annotated[str, Field(pattern=r"^/\S*$")] = "/health"
+    spec: dict[str, Any] = Field(default_factory=dict)
+    """Overrides of the gate spec (interval, duration, failure_limit, inconclusive_limit,
+    on_no_data, name, notify): the same fields as a `rollout gate` spec file."""
+
+    @field_validator("spec")
+    @classmethod
+    def _spec(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from gates.spec import SpecError, parse_spec
+
+        generated = {"probes", "prometheus", "checks"} & set(value)
+        if generated:
+            raise ValueError(
+                f"{', '.join(sorted(generated))} are built from the app; set url / prometheusUrl"
+            )
+        try:
+            parse_spec({**value, "probes": [{"url": "http://127.0.0.1/"}]})
+        except SpecError as error:
+            raise ValueError("; ".join(str(p) for p in error.problems)) from None
+        return value
+
+
 class AppSettings(_Model):
     """One deployed app: image, sizing, probes and release strategy."""
 
@@ -230,6 +265,7 @@ class AppSettings(_Model):
     autoscaling: Autoscaling | None = None
     blue_green: BlueGreen = BlueGreen()
     canary: Canary = Canary()
+    gate: GateSettings = GateSettings()
 
     @field_validator("image")
     @classmethod
@@ -289,6 +325,7 @@ class StackSettings(_Model):
     environment: Environment
     namespace: Annotated[str, Field(pattern=r"^$|^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = ""
     kube_context: str = ""
+    prometheus_url: Annotated[str, Field(pattern=r"^$|^https?://[^\s/]+(/\S*)?$")] = ""
     api_base_url: Annotated[str, Field(pattern=r"^https://[^\s/]+(/\S*)?$")]
     api_timeout_seconds: Annotated[int, Field(ge=1, le=300)]
     api_retries: Annotated[int, Field(ge=0, le=10)]

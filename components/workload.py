@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.gating import GateContext, GateTarget, declare_gate
 from components.podspec import PORT_NAME, PodInputs, pod_template, standard_labels
 from components.settings import AppSettings
 from components.validation import parse_image
@@ -23,6 +24,8 @@ class WorkloadArgs:
     """Names of the app's ConfigMap and Secret, and which secret keys become env vars."""
     namespace: pulumi.Input[str]
     """Namespace of every object (an Output of the Environment's Namespace, so it comes first)."""
+    gates: GateContext
+    """Where the app's health gates look."""
 
 
 def selector_labels(app_name: str) -> dict[str, str]:
@@ -144,6 +147,15 @@ class Workload(pulumi.ComponentResource):
         declare_disruption_budget(name, args, selector, child)
         if args.app.autoscaling:
             declare_autoscaler(name, args, app_name, child)
+        # The provider waits for the rollout to be ready before the gate starts.
+        declare_gate(
+            self,
+            name,
+            args,
+            GateTarget("live", args.app.gate.url, "stable"),
+            trigger={"image": args.app.image},
+            depends_on=[deployment, service],
+        )
         self.deployment_name = deployment.metadata.name
         self.service_name = service.metadata.name
         self.register_outputs({"deployment_name": self.deployment_name, "service_name": self.service_name})

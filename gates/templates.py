@@ -1,7 +1,8 @@
 """Built-in PromQL templates for the checks every release needs, with the CD guide's thresholds
 as defaults (response time 5 s, error rate 5 %, average response 2 s, CPU 80 %).
 
-A template is parametrised by label matchers (``job``, ``namespace``, ``app``) and a rate
+A template is parametrised by label matchers (``job``, ``namespace``, ``app``, ``version`` —
+the release track: a colour, stable or canary) and a rate
 ``window``; the metric names are the ones the app exports (``http_requests_total{code}``, the
 ``http_request_duration_seconds`` histogram, ``process_cpu_seconds_total``) plus Prometheus's own
 ``up``. Pure: no I/O.
@@ -13,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-LABEL_PARAMS = ("job", "namespace", "app")
+LABEL_PARAMS = ("job", "namespace", "app", "version")
 """Parameters that become label matchers ``name="value"`` on every selector of a template."""
 WINDOW_PARAM = "window"
 DEFAULT_WINDOW = "1m"

@@ -109,7 +109,7 @@ def test_render_is_deterministic(tmp_path: Path, rendered: Path) -> None:
 def test_stdout_shows_the_resource_tree_and_stderr_the_warnings(tmp_path: Path) -> None:
     code, stdout, stderr = rollout("--cwd", str(ROOT), "render", "--stack", "dev", "--out", str(tmp_path))
     assert code == 0
-    assert "dev: 11 resources, 7 Kubernetes objects" in stdout
+    assert "dev: 12 resources, 7 Kubernetes objects" in stdout
     assert "└─ flutter-app:platform:Workload  flutter-app" in stdout
     assert "   ├─ kubernetes:apps/v1:Deployment  flutter-app-deployment" in stdout
     assert "warning: dev: flutter-app:firebaseApiKey is not set" in stderr
@@ -214,4 +214,4 @@ def test_python_m_rollout_and_console_script_run_the_same_cli(tmp_path: Path) ->
             check=False,
         )
         assert result.returncode == 0, result.stderr
-        assert "dev: 11 resources" in result.stdout
+        assert "dev: 12 resources" in result.stdout

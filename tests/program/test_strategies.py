@@ -14,13 +14,16 @@ from rollout.offline.engine import ProgramRun
 from rollout.offline.render import clean
 from tests.support.project import ROOT, edit_stack, run_stack
 
-
-def inputs_by_name(run: ProgramRun) -> dict[str, Any]:
-    return {r.urn: clean(r.inputs) for r in run.resources}
+GATE = "pulumi-python:dynamic/gates:HealthGate"
 
 
-def changed(before: ProgramRun, after: ProgramRun) -> dict[str, tuple[Any, Any]]:
-    old, new = inputs_by_name(before), inputs_by_name(after)
+def inputs_by_urn(run: ProgramRun, gates: bool) -> dict[str, Any]:
+    return {r.urn: clean(r.inputs) for r in run.resources if (r.type == GATE) == gates}
+
+
+def changed(before: ProgramRun, after: ProgramRun, gates: bool = False) -> dict[str, tuple[Any, Any]]:
+    """Resources (or, with ``gates``, health gates) whose declared inputs differ."""
+    old, new = inputs_by_urn(before, gates), inputs_by_urn(after, gates)
     assert old.keys() == new.keys(), "the set of resources changed"
     return {urn.split("::")[-1]: (old[urn], new[urn]) for urn in old if old[urn] != new[urn]}
 
@@ -79,8 +82,13 @@ def test_canary_objects_as_design_describes(canary_at: Any) -> None:
 
 
 def test_changing_only_the_weight_changes_only_the_virtual_service(canary_at: Any) -> None:
-    diff = changed(canary_at(5), canary_at(50))
+    before, after = canary_at(5), canary_at(50)
+    diff = changed(before, after)
     assert list(diff) == ["flutter-app-virtual-service"]
+    # Only the canary's gate runs again, for the new weight.
+    gates = changed(before, after, gates=True)
+    assert list(gates) == ["flutter-app-canary-gate"]
+    assert gates["flutter-app-canary-gate"][1]["trigger"]["weight"] == 50
     old, new = diff["flutter-app-virtual-service"]
     assert [d["weight"] for d in new["spec"]["http"][1]["route"]] == [50, 50]
     assert old["spec"]["http"][0] == new["spec"]["http"][0]
@@ -135,7 +143,9 @@ def test_blue_green_objects_as_design_describes(active: Any) -> None:
 
 
 def test_switching_active_changes_only_the_service_selectors(active: Any) -> None:
-    diff = changed(active("blue"), active("green"))
+    before, after = active("blue"), active("green")
+    assert list(changed(before, after, gates=True)) == ["flutter-app-live-gate"]
+    diff = changed(before, after)
     assert sorted(diff) == ["flutter-app-live", "flutter-app-preview"]
     for old, new in diff.values():
         assert {**old, "spec": {**old["spec"], "selector": None}} == {

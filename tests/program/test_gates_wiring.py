@@ -1,0 +1,105 @@
+"""Health gates wired into each release strategy, under the SDK's mock monitor: what each gate
+checks, what re-runs it, and that traffic moves only after a gate (declared dependencies)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.validation import ConfigError
+from gates.spec import parse_spec
+from rollout.offline.engine import ProgramRun, Registration
+from rollout.offline.render import clean
+from tests.support.project import ROOT, edit_stack, run_stack
+
+GATE = "pulumi-python:dynamic/gates:HealthGate"
+
+
+def gates(run: ProgramRun) -> dict[str, Registration]:
+    return {r.name: r for r in run.resources if r.type == GATE}
+
+
+def urn_of(run: ProgramRun, name: str) -> str:
+    return next(r.urn for r in run.resources if r.name == name)
+
+
+def test_rolling_gate_probes_the_live_url_after_the_rollout() -> None:
+    run = run_stack(ROOT, "dev")
+    gate = gates(run)["flutter-app-live-gate"]
+    spec = clean(gate.inputs["spec"])
+    parse_spec(spec)  # the HealthGate provider will accept it
+    assert spec["name"] == "flutter-app-live"
+    assert spec["probes"] == [{"url": "https://dev.example.com/health", "max_response_time": 5}]
+    assert "checks" not in spec  # dev has no Prometheus
+    assert clean(gate.inputs["trigger"]) == {"image": "ghcr.io/example/flutter-app:1.4.2"}
+    assert urn_of(run, "flutter-app-deployment") in gate.dependencies
+    assert gate.parent.endswith("flutter-app:platform:Workload::flutter-app")
+
+
+def test_blue_green_switch_waits_for_the_preview_gate() -> None:
+    run = run_stack(ROOT, "production")
+    found = gates(run)
+    preview, live = found["flutter-app-preview-gate"], found["flutter-app-live-gate"]
+    preview_spec, live_spec = clean(preview.inputs["spec"]), clean(live.inputs["spec"])
+    assert preview_spec["probes"][0]["url"] == "https://preview.app.example.com/health"
+    assert "checks" not in preview_spec
+    assert live_spec["prometheus"] == {"url": "https://prometheus.example.com"}
+    assert [(c["template"], c["max"], c["params"]["version"]) for c in live_spec["checks"]] == [
+        ("error-rate", 0.05, "blue"),
+        ("latency-avg", 2, "blue"),
+        ("latency-p95", 5, "blue"),
+    ]
+    live_service = next(r for r in run.resources if r.name == "flutter-app-live")
+    assert preview.urn in live_service.dependencies
+    assert live_service.urn in live.dependencies
+    assert urn_of(run, "flutter-app-green") in preview.dependencies
+
+
+def set_canary(project: Path, **canary: Any) -> None:
+    edit_stack(project, "staging", lambda c: c["flutter-app:apps"]["flutter-app"].update(canary=canary))
+
+
+def test_canary_gate_after_each_weight_uses_the_canary_header(project: Path) -> None:
+    set_canary(project, image="ghcr.io/example/flutter-app:1.5.0", weight=25)
+    run = run_stack(project, "staging")
+    gate = gates(run)["flutter-app-canary-gate"]
+    spec = clean(gate.inputs["spec"])
+    assert spec["probes"][0]["headers"] == {"canary": "true"}
+    assert {c["params"]["version"] for c in spec["checks"]} == {"canary"}
+    assert clean(gate.inputs["trigger"]) == {"image": "ghcr.io/example/flutter-app:1.5.0", "weight": 25}
+    assert urn_of(run, "flutter-app-virtual-service") in gate.dependencies
+
+
+def test_no_canary_gate_without_a_canary() -> None:
+    assert sorted(gates(run_stack(ROOT, "staging"))) == ["flutter-app-stable-gate"]
+
+
+def test_no_url_and_no_prometheus_means_no_gate_and_a_warning(project: Path) -> None:
+    edit_stack(project, "test", lambda c: c["flutter-app:apps"]["flutter-app"].pop("gate"))
+    run = run_stack(project, "test")
+    assert not gates(run)
+    assert any("no health gate for app flutter-app" in w for w in run.warnings)
+
+
+def test_gate_spec_overrides_are_validated_naming_the_key(project: Path) -> None:
+    edit_stack(
+        project,
+        "staging",
+        lambda c: c["flutter-app:apps"]["flutter-app"]["gate"].update(spec={"interval": 0, "probes": []}),
+    )
+    with pytest.raises(ConfigError) as caught:
+        run_stack(project, "staging")
+    line = next(ln for ln in str(caught.value).splitlines() if "flutter-app:apps.flutter-app.gate.spec" in ln)
+    assert "probes are built from the app" in line
+
+
+def test_gate_timing_from_config_reaches_the_gate(project: Path) -> None:
+    edit_stack(
+        project,
+        "staging",
+        lambda c: c["flutter-app:apps"]["flutter-app"]["gate"].update(spec={"interval": 15, "duration": 300}),
+    )
+    spec = clean(gates(run_stack(project, "staging"))["flutter-app-stable-gate"].inputs["spec"])
+    assert (spec["interval"], spec["duration"]) == (15, 300)
