@@ -118,7 +118,8 @@ def check_policies(
 ) -> list[Violation]:
     """Run the pack in ``pack_dir`` over ``run`` with ``pack_dir/config/<environment>.json``.
 
-    Returns the violations, mandatory first; raises PolicyPackError when the pack cannot be run.
+    Returns the violations, mandatory first, then in analysis order (resources as the program
+    declared them, policies in pack order); raises PolicyPackError when the pack cannot be run.
     """
     config_dir = pack_dir / "config"
     config_file = config_dir / f"{environment}.json"
@@ -149,7 +150,8 @@ def analyze(
     finally:
         if not session.running:
             _forget_pack_modules(pack_dir)
-    return sorted(violations, key=lambda v: (v.level != "mandatory", v.policy, v.urn, v.message))
+    # Mandatory first; otherwise in analysis order (resources as declared, policies as in the pack).
+    return sorted(violations, key=lambda v: v.level != "mandatory")
 
 
 # --- running the pack ---------------------------------------------------------------------------
@@ -449,10 +451,15 @@ def _schema_problems(schema: Mapping[str, Any], required: list[str], values: Map
         if "enum" in spec and value not in spec["enum"]:
             problems.append(f"{key}: {json.dumps(value)} is not one of {', '.join(map(str, spec['enum']))}")
         if "minimum" in spec and isinstance(value, int | float) and value < spec["minimum"]:
-            problems.append(f"{key}: {json.dumps(value)} is below the minimum {spec['minimum']}")
+            problems.append(f"{key}: {json.dumps(value)} is below the minimum {_number(spec['minimum'])}")
         if "maximum" in spec and isinstance(value, int | float) and value > spec["maximum"]:
-            problems.append(f"{key}: {json.dumps(value)} is above the maximum {spec['maximum']}")
+            problems.append(f"{key}: {json.dumps(value)} is above the maximum {_number(spec['maximum'])}")
     return problems
+
+
+def _number(value: float) -> str:
+    """Schemas travel as protobuf Structs, where every number is a double: show 1.0 as 1."""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 # --- wire encoding ------------------------------------------------------------------------------
