@@ -1,0 +1,22 @@
+"""What the history, rollback and release commands reach outside themselves, in one injectable
+place: the stack (Automation API), the terminal for approvals, the environment and the webhook
+transport. Tests pass their own; the CLI uses the process's."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gates.notify import Post
+from rollout.interaction import Terminal
+from rollout.stacks import StackOpener, open_stack
+
+
+@dataclass
+class Services:
+    open_stack: StackOpener = open_stack
+    terminal: Terminal = field(default_factory=Terminal.from_process)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    post: Post | None = None
+    """HTTP POST for notifications (default: requests.post)."""
