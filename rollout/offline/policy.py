@@ -365,10 +365,9 @@ def _describe(error: BaseException, pack_dir: Path) -> str:
     """``Type: message (at file:line in function)``, the innermost frame inside the pack."""
     where = ""
     for frame in traceback.extract_tb(error.__traceback__):
-        if Path(frame.filename).resolve().is_relative_to(pack_dir):
-            where = (
-                f" (at {Path(frame.filename).relative_to(pack_dir.parent)}:{frame.lineno} in {frame.name})"
-            )
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(pack_dir):
+            where = f" (at {path.relative_to(pack_dir.parent)}:{frame.lineno} in {frame.name})"
     return f"{type(error).__name__}: {error}{where}"
 
 
