@@ -75,3 +75,18 @@ def test_a_production_canary_at_one_replica_passes_and_its_routes_are_checked(pr
     assert "kubernetes:networking.istio.io/v1:VirtualService" in types
     assert "kubernetes:networking.istio.io/v1:DestinationRule" in types
     assert check_policies(run, "production", PACK) == []
+
+
+def test_a_public_production_eks_endpoint_is_a_mandatory_violation(project: Path) -> None:
+    def public(config: dict[str, Any]) -> None:
+        config.setdefault("flutter-app:cluster", {})["endpointPublicAccess"] = True
+
+    edit_stack(project, "production", public)
+    violations = check_policies(run_stack(project, "production"), "production", PACK)
+    assert [(v.policy, v.level, v.type) for v in violations] == [
+        ("eks-private-endpoint", "mandatory", "aws:eks/cluster:Cluster")
+    ]
+    assert violations[0].message.endswith(
+        ": vpcConfig.endpointPublicAccess is true; production needs a private endpoint "
+        "(endpointPublicAccess: false, endpointPrivateAccess: true)"
+    )
