@@ -6,6 +6,7 @@ global runtime state."""
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -150,7 +151,7 @@ def test_secret_inputs_are_analysed_in_plaintext() -> None:
     plain = deployment(pod_spec=pod([container(image="web:latest")]))
     inputs = dict(plain.inputs)
     inputs["spec"] = {rpc._special_sig_key: rpc._special_secret_sig, "value": inputs["spec"]}
-    secret = type(plain)(**{**plain.__dict__, "inputs": inputs})
+    secret = dataclasses.replace(plain, inputs=inputs)
     assert messages(check([secret, service(), pdb()]), "image-pinned") == [
         f"Deployment {NAMESPACE}/web: containers[0] (web) image web:latest uses the tag 'latest'; "
         "pin a version tag or a digest"
@@ -160,13 +161,8 @@ def test_secret_inputs_are_analysed_in_plaintext() -> None:
 def test_values_unknown_during_preview_are_skipped_not_fatal() -> None:
     unknown_image = deployment(pod_spec=pod([container(image=Unknown()), container("b", image="b:latest")]))
     unknown_namespace = deployment("api", namespace=Unknown())  # type: ignore[arg-type]
-    unknown_spec = type(unknown_image)(
-        **{
-            **unknown_image.__dict__,
-            "name": "x",
-            "urn": "urn:x",
-            "inputs": {**unknown_image.inputs, "spec": Unknown()},
-        }
+    unknown_spec = dataclasses.replace(
+        unknown_image, name="x", urn="urn:x", inputs={**unknown_image.inputs, "spec": Unknown()}
     )
     violations = check([unknown_image, unknown_namespace, unknown_spec, service(), pdb()])
     # The known container is still judged; nothing crashes; nothing unknown is called a violation.
