@@ -181,10 +181,11 @@ def describe_change(change: KeyChange) -> list[str]:
         return [f"{change.key} = {show_value(after)}{' (secret)' if after and after.secret else ''}"]
     if after is None:
         return [f"{change.key} (was {show_value(before)})"]
-    note = ""
     if before.secret != after.secret:
+        # Either side secret: mask both, a value on its way into a secret is one too.
         note = " (becomes secret)" if after.secret else " (becomes plain)"
-    return [f"{change.key}: {show_value(before)} -> {show_value(after)}{note}"]
+        return [f"{change.key}: {MASKED} -> {MASKED}{note}"]
+    return [f"{change.key}: {show_value(before)} -> {show_value(after)}"]
 
 
 _MISSING: Final = object()
