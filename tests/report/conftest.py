@@ -1,0 +1,3 @@
+from tests.support.fixtures import prometheus, scripted
+
+__all__ = ["prometheus", "scripted"]
