@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.addons import AddonsArgs, PlatformAddons
 from components.cluster import Cluster, ClusterArgs
 from components.environment import Environment, EnvironmentArgs
 from components.gating import GateContext
@@ -18,10 +19,16 @@ for name, app in config.apps.items():
     if not (app.gate.url or config.prometheus_url):
         pulumi.log.warn(f"no health gate for app {name}: set apps.{name}.gate.url and/or prometheusUrl")
 
-cluster = Cluster("cluster", ClusterArgs(kube_context=config.kube_context))
+cluster = Cluster("cluster", ClusterArgs(config.cluster, config.environment))
 k8s_opts = pulumi.ResourceOptions(providers=[cluster.provider])
+addons = PlatformAddons("addons", AddonsArgs(config.cluster.addons), opts=k8s_opts)
 secret_env = {SECRET_KEYS[key]: value for key, value in settings.secrets.values.items()}
-environment = Environment(config.environment, EnvironmentArgs(config, secret_env), opts=k8s_opts)
+environment = Environment(
+    config.environment,
+    EnvironmentArgs(config, secret_env),
+    # After the add-ons: their CRDs (PodMonitor) and Istio's injection webhook must exist first.
+    opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[addons]),
+)
 
 releases = {
     name: declare_release(
@@ -47,3 +54,8 @@ pulumi.export("environment", config.environment)
 pulumi.export("namespace", environment.namespace)
 pulumi.export("services", {name: r.service_name for name, r in releases.items()})
 pulumi.export("images", {name: app.image for name, app in config.apps.items()})
+pulumi.export("clusterName", cluster.cluster_name)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("ecrRepositoryUrl", cluster.ecr_repository_url)
+pulumi.export("ingressHostname", addons.ingress_hostname)
+pulumi.export("prometheusUrl", addons.prometheus_url)

@@ -96,6 +96,21 @@ class Environment(pulumi.ComponentResource):
             spec={"hard": QUOTAS[settings.environment]},
             opts=child,
         )
+        if settings.cluster.addons.monitoring:
+            # Scrape every app pod, keeping its `app` and `version` labels: the health gates
+            # select a release track's metrics by them.
+            k8s.apiextensions.CustomResource(
+                f"{name}-pod-monitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="PodMonitor",
+                metadata=metadata(PROJECT),
+                spec={
+                    "selector": {"matchLabels": {"app.kubernetes.io/part-of": PROJECT}},
+                    "podTargetLabels": ["app", "version"],
+                    "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+                },
+                opts=child,
+            )
         k8s.core.v1.LimitRange(
             f"{name}-limits",
             metadata=metadata(f"{PROJECT}-limits"),

@@ -117,3 +117,29 @@ CONTAINER_LIMITS: Final[dict[str, dict[str, str]]] = {
     "default": {"cpu": "500m", "memory": "512Mi"},
     "max": {"cpu": "2", "memory": "2Gi"},
 }
+
+# Where each environment runs. dev and test deploy to an existing cluster (a local kind or k3d
+# cluster, or a shared one) by kubeconfig context; staging and production get their own EKS
+# cluster. Production's API endpoint is private (reach it from inside the VPC: a self-hosted CI
+# runner or a VPN) and its NAT gateways are per zone.
+CLUSTER_DEFAULTS: Final[dict[Environment, dict[str, Any]]] = {
+    "dev": {"mode": "existing", "addons": {"istio": False, "monitoring": False}},
+    "test": {"mode": "existing", "addons": {"istio": False, "monitoring": True}},
+    "staging": {
+        "mode": "eks",
+        "endpointPublicAccess": True,
+        "nodeGroups": {
+            "general": {"instanceTypes": ["m6i.large"], "minSize": 2, "desiredSize": 3, "maxSize": 6}
+        },
+        "addons": {"istio": True, "monitoring": True},
+    },
+    "production": {
+        "mode": "eks",
+        "endpointPublicAccess": False,
+        "network": {"natGatewayPerZone": True},
+        "nodeGroups": {
+            "general": {"instanceTypes": ["m6i.xlarge"], "minSize": 3, "desiredSize": 6, "maxSize": 12},
+        },
+        "addons": {"istio": True, "monitoring": True},
+    },
+}

@@ -8,6 +8,7 @@ one pass (cross-field checks included), which hand-written checks would have to 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import itertools
 import json
 import re
@@ -28,7 +29,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.profiles import ENVIRONMENTS, WORKLOAD_DEFAULTS, Environment
+from components.profiles import CLUSTER_DEFAULTS, ENVIRONMENTS, WORKLOAD_DEFAULTS, Environment
 from components.validation import (
     CREDENTIAL_NAME,
     ConfigError,
@@ -47,7 +48,7 @@ SECRET_KEYS: Final[dict[str, str]] = {
     "databasePassword": "DATABASE_PASSWORD",
 }
 # Keys whose stack value is YAML structure; the engine hands them to the program as JSON text.
-_STRUCTURED_KEYS: Final = frozenset({"apps", "logSinks"})
+_STRUCTURED_KEYS: Final = frozenset({"apps", "cluster", "logSinks"})
 
 Strategy = Literal["rolling", "blue-green", "canary"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -319,12 +320,105 @@ class AppSettings(_Model):
         return (self.blue_green.blue_image if colour == "blue" else self.blue_green.green_image) or self.image
 
 
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError(f"expected an IPv4/IPv6 CIDR such as 10.0.0.0/16 (got {value!r})") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+SemVer = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")]
+
+
+class NodeGroup(_Model):
+    """An EKS managed node group in the private subnets."""
+
+    instance_types: Annotated[
+        list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]], Field(min_length=1)
+    ]
+    min_size: Annotated[int, Field(ge=0, le=100)]
+    desired_size: Annotated[int, Field(ge=0, le=100)]
+    max_size: Annotated[int, Field(ge=1, le=100)]
+    disk_size_gib: Annotated[int, Field(ge=20, le=1000)] = 50
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+
+    @model_validator(mode="after")
+    def _sizes_ordered(self) -> NodeGroup:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"expected minSize <= desiredSize <= maxSize (got {self.min_size}, {self.desired_size}, {self.max_size})"
+            )
+        return self
+
+
+class Network(_Model):
+    """A new VPC across three availability zones, or an existing VPC and its subnets."""
+
+    cidr: Cidr = "10.0.0.0/16"
+    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
+    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list
+    )
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list
+    )
+    nat_gateway_per_zone: Bool = False
+    """One NAT gateway per zone (no cross-zone dependency) instead of one shared."""
+
+    @model_validator(mode="after")
+    def _existing_is_complete(self) -> Network:
+        if self.vpc_id and (len(self.private_subnet_ids) < 2 or not self.public_subnet_ids):
+            raise ValueError(
+                "an existing vpcId needs privateSubnetIds (2 or more, in different zones) and publicSubnetIds"
+            )
+        if not self.vpc_id and (self.public_subnet_ids or self.private_subnet_ids):
+            raise ValueError("subnet ids are given without vpcId")
+        if not self.vpc_id and ipaddress.ip_network(self.cidr).prefixlen > 20:
+            raise ValueError(
+                f"cidr {self.cidr} is too small for six /{ipaddress.ip_network(self.cidr).prefixlen + 3} subnets; use /20 or larger"
+            )
+        return self
+
+
+class Addons(_Model):
+    """Platform add-ons installed with Helm, chart versions pinned."""
+
+    istio: Bool
+    istio_version: SemVer = "1.27.3"
+    monitoring: Bool
+    monitoring_version: SemVer = "81.6.2"
+    """kube-prometheus-stack chart version (Prometheus, kube-state-metrics, Grafana)."""
+
+
+class ClusterSettings(_Model):
+    """Where the stack deploys: a new EKS cluster, or an existing cluster by kubeconfig context."""
+
+    mode: Literal["eks", "existing"]
+    kube_context: str = ""
+    """existing: kubeconfig context (empty: the current context)."""
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = "eu-west-1"
+    kubernetes_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")] = "1.34"
+    endpoint_public_access: Bool = True
+    public_access_cidrs: list[Cidr] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    network: Network = Network()
+    node_groups: dict[DnsLabel, NodeGroup] = Field(default_factory=dict)
+    ecr_repository: DnsLabel = "flutter-app"
+    addons: Addons
+
+    @model_validator(mode="after")
+    def _eks_has_nodes(self) -> ClusterSettings:
+        if self.mode == "eks" and not self.node_groups:
+            raise ValueError("mode eks needs at least one entry in nodeGroups")
+        return self
+
+
 class StackSettings(_Model):
     """Everything one stack deploys, read from its config (see Pulumi.yaml for every key)."""
 
     environment: Environment
     namespace: Annotated[str, Field(pattern=r"^$|^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = ""
-    kube_context: str = ""
     prometheus_url: Annotated[str, Field(pattern=r"^$|^https?://[^\s/]+(/\S*)?$")] = ""
     api_base_url: Annotated[str, Field(pattern=r"^https://[^\s/]+(/\S*)?$")]
     api_timeout_seconds: Annotated[int, Field(ge=1, le=300)]
@@ -340,6 +434,16 @@ class StackSettings(_Model):
     debug_mode: Bool
     analytics_enabled: Bool
     apps: Annotated[dict[DnsLabel, AppSettings], Field(min_length=1)]
+    cluster: ClusterSettings
+
+    @model_validator(mode="after")
+    def _istio_for_canaries(self) -> StackSettings:
+        canaries = sorted(name for name, app in self.apps.items() if app.strategy == "canary")
+        if canaries and not self.cluster.addons.istio:
+            raise ValueError(
+                f"apps {', '.join(canaries)} use strategy canary, which needs cluster.addons.istio: true"
+            )
+        return self
 
     @property
     def uses_istio(self) -> bool:
@@ -382,8 +486,13 @@ def _with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Merge each app over its environment's workload defaults (production's when the
     environment itself is invalid, so the apps are still checked)."""
     env = raw.get("environment")
-    defaults = WORKLOAD_DEFAULTS[env if env in ENVIRONMENTS else "production"]
+    environment: Environment = env if env in ENVIRONMENTS else "production"
+    defaults = WORKLOAD_DEFAULTS[environment]
     merged = dict(raw)
+    cluster = raw.get("cluster", {})
+    merged["cluster"] = (
+        _deep_merge(CLUSTER_DEFAULTS[environment], cluster) if isinstance(cluster, Mapping) else cluster
+    )
     apps = raw.get("apps", {DEFAULT_APP: {}})
     if isinstance(apps, Mapping):
         merged["apps"] = {

@@ -6,6 +6,7 @@ inputs (secrets still marked) and the stack outputs."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import runpy
 import sys
@@ -45,14 +46,54 @@ class ProgramRun:
     warnings: list[str] = field(default_factory=list)
 
 
+def _aws_outputs(token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs the AWS provider would compute, as placeholders that say they are offline."""
+    outputs: dict[str, Any] = {"arn": f"arn:aws:offline::000000000000:{token.split(':')[-1].lower()}/{name}"}
+    if token == "aws:eks/cluster:Cluster":
+        outputs |= {
+            "name": inputs.get("name", name),
+            "endpoint": f"https://{name}.eks.offline.invalid",
+            "certificateAuthority": {"data": "b2ZmbGluZQ=="},
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.offline.invalid/id/{name}"}]}],
+        }
+    elif token == "aws:ecr/repository:Repository":
+        outputs["repositoryUrl"] = f"000000000000.dkr.ecr.offline.invalid/{inputs.get('name', name)}"
+    elif token == "aws:iam/role:Role":
+        outputs["name"] = name
+    return outputs
+
+
+def _policy_document(args: dict[str, Any]) -> str:
+    statements = [
+        {
+            "Effect": s.get("effect", "Allow"),
+            "Action": s.get("actions", []),
+            "Principal": {p["type"]: p["identifiers"] for p in s.get("principals", [])},
+        }
+        for s in args.get("statements", [])
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
 class _OfflineMocks(pulumi.runtime.Mocks):
-    """Echo inputs as outputs, the way a preview sees them before a provider has answered."""
+    """Echo inputs as outputs, the way a preview sees them before a provider has answered; AWS
+    resources and look-ups answer with placeholders (``offline.invalid``) instead of calling AWS."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        return f"{args.name}-id", dict(args.inputs)
+        state = dict(args.inputs)
+        if args.typ.startswith("aws:"):
+            state = _aws_outputs(args.typ, args.name, state) | state
+        return args.resource_id or f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {
+                "names": [f"offline-{z}" for z in "abc"],
+                "zoneIds": [f"offline-az{i}" for i in (1, 2, 3)],
+            }, []
+        if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return {"json": _policy_document(args.args), "id": "policy"}, []
+        return {}, []
 
 
 class _CapturingMonitor(mocks.MockMonitor):
@@ -134,6 +175,12 @@ def run_program(config: StackConfig, *, preview: bool = True) -> ProgramRun:
     try:
         loop.run_until_complete(pulumi.runtime.run_in_stack(program))
     finally:
+        # A program that raised leaves registrations in flight: end them quietly, not as
+        # "Task was destroyed but it is pending" noise on stderr.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         # Leave a usable loop behind: later SDK calls (and tests) expect one.
         asyncio.set_event_loop(asyncio.new_event_loop())

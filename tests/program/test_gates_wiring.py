@@ -99,7 +99,7 @@ def test_gate_timing_from_config_reaches_the_gate(project: Path) -> None:
     edit_stack(
         project,
         "staging",
-        lambda c: c["flutter-app:apps"]["flutter-app"]["gate"].update(spec={"interval": 15, "duration": 300}),
+        lambda c: c["flutter-app:apps"]["flutter-app"]["gate"].update(spec={"interval": 15, "duration": 240}),
     )
     spec = clean(gates(run_stack(project, "staging"))["flutter-app-stable-gate"].inputs["spec"])
-    assert (spec["interval"], spec["duration"]) == (15, 300)
+    assert (spec["interval"], spec["duration"]) == (15, 240)

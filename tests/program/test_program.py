@@ -105,16 +105,22 @@ def test_children_are_parented_to_their_component(production: ProgramRun) -> Non
         assert parents[name] == release.urn
 
 
+def app_objects(run: ProgramRun) -> list[Registration]:
+    """Kubernetes objects of the app's environment (not the cluster add-ons)."""
+    addons = {r.urn for r in run.resources if r.type == "flutter-app:platform:PlatformAddons"}
+    return [r for r in run.resources if r.type.startswith("kubernetes:") and r.parent not in addons]
+
+
 def test_namespaced_objects_depend_on_the_namespace(production: ProgramRun) -> None:
     namespace = one(production, "kubernetes:core/v1:Namespace")
-    for resource in production.resources:
-        if resource.custom and resource.type.startswith("kubernetes:") and resource is not namespace:
+    for resource in app_objects(production):
+        if resource is not namespace:
             assert resource.inputs["metadata"]["namespace"] == "flutter-app-production"
             assert namespace.urn in resource.dependencies, resource.name
 
 
 def test_standard_labels_everywhere(production: ProgramRun) -> None:
-    for resource in production.resources:
+    for resource in app_objects(production):
         if resource.type.startswith("kubernetes:"):
             labels = resource.inputs["metadata"]["labels"]
             assert labels["app.kubernetes.io/managed-by"] == "pulumi"

@@ -1,0 +1,147 @@
+"""PlatformAddons: Istio (base, istiod, ingress gateway) and the Prometheus stack (Prometheus,
+kube-state-metrics, Grafana), as Helm releases with pinned chart versions, switched on per
+environment. Exposes the in-cluster Prometheus URL and the ingress gateway's hostname."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import istio
+from components.settings import Addons
+
+ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
+PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
+ISTIO_NAMESPACE = "istio-system"
+INGRESS_NAMESPACE = "istio-ingress"
+INGRESS_RELEASE = "istio-ingressgateway"
+GATEWAY_NAME = "public"
+MONITORING_NAMESPACE = "monitoring"
+MONITORING_RELEASE = "kube-prometheus-stack"
+PROMETHEUS_URL = f"http://{MONITORING_RELEASE}-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
+
+
+@dataclass(frozen=True)
+class AddonsArgs:
+    """Inputs of PlatformAddons."""
+
+    addons: Addons
+
+
+def _release(
+    name: str, chart: str, version: str, repo: str, namespace: str, values: dict, opts: pulumi.ResourceOptions
+) -> k8s.helm.v3.Release:
+    return k8s.helm.v3.Release(
+        name,
+        name=name.split("/")[-1],
+        chart=chart,
+        version=version,
+        repository_opts={"repo": repo},
+        namespace=namespace,
+        create_namespace=True,
+        # Roll a failed install or upgrade back instead of leaving half a release behind.
+        atomic=True,
+        timeout=900,
+        values=values,
+        opts=opts,
+    )
+
+
+def _hostname(status: k8s.core.v1.outputs.ServiceStatus | None) -> str:
+    """The load balancer's hostname; empty until AWS has provisioned it."""
+    ingress = status.load_balancer.ingress if status and status.load_balancer else None
+    return (ingress[0].hostname or "") if ingress else ""
+
+
+class PlatformAddons(pulumi.ComponentResource):
+    """Istio and the monitoring stack for one cluster."""
+
+    prometheus_url: pulumi.Output[str] | None
+    """In-cluster URL of Prometheus (None without monitoring)."""
+    ingress_hostname: pulumi.Output[str] | None
+    """Hostname of the ingress gateway's load balancer (None without Istio)."""
+
+    def __init__(self, name: str, args: AddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flutter-app:platform:PlatformAddons", name, {}, opts)
+        addons = args.addons
+        self.prometheus_url = None
+        self.ingress_hostname = None
+        if addons.istio:
+            self._istio(name, addons.istio_version)
+        if addons.monitoring:
+            _release(
+                MONITORING_RELEASE,
+                "kube-prometheus-stack",
+                addons.monitoring_version,
+                PROMETHEUS_REPO,
+                MONITORING_NAMESPACE,
+                {
+                    "prometheus": {
+                        "prometheusSpec": {
+                            # Pick up the app's PodMonitor, which is not labelled for this release.
+                            "podMonitorSelectorNilUsesHelmValues": False,
+                            "serviceMonitorSelectorNilUsesHelmValues": False,
+                            "retention": "15d",
+                        }
+                    },
+                    "kube-state-metrics": {"enabled": True},
+                    "grafana": {"enabled": True},
+                },
+                pulumi.ResourceOptions(parent=self),
+            )
+            self.prometheus_url = pulumi.Output.from_input(PROMETHEUS_URL)
+        self.register_outputs(
+            {"prometheus_url": self.prometheus_url, "ingress_hostname": self.ingress_hostname}
+        )
+
+    def _istio(self, name: str, version: str) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        base = _release("istio-base", "base", version, ISTIO_REPO, ISTIO_NAMESPACE, {}, child)
+        istiod = _release(
+            "istiod",
+            "istiod",
+            version,
+            ISTIO_REPO,
+            ISTIO_NAMESPACE,
+            {"pilot": {"autoscaleMin": 2}},
+            pulumi.ResourceOptions(parent=self, depends_on=[base]),
+        )
+        gateway = _release(
+            INGRESS_RELEASE,
+            "gateway",
+            version,
+            ISTIO_REPO,
+            INGRESS_NAMESPACE,
+            {
+                "service": {
+                    "type": "LoadBalancer",
+                    "annotations": {
+                        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                        "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+                    },
+                },
+                "autoscaling": {"minReplicas": 2},
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=[istiod]),
+        )
+        # The Gateway apps bind their VirtualServices to (canary.gateways: istio-ingress/public).
+        # TLS terminates at the load balancer; hosts are restricted by each VirtualService.
+        k8s.apiextensions.CustomResource(
+            f"{name}-gateway",
+            api_version=istio.API_VERSION,
+            kind="Gateway",
+            metadata={"name": GATEWAY_NAME, "namespace": INGRESS_NAMESPACE},
+            spec={
+                "selector": {"istio": INGRESS_RELEASE.removeprefix("istio-")},
+                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+        )
+        service = k8s.core.v1.Service.get(
+            f"{name}-ingress-service",
+            f"{INGRESS_NAMESPACE}/{INGRESS_RELEASE}",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+        )
+        self.ingress_hostname = service.status.apply(_hostname)

@@ -1,0 +1,298 @@
+"""EksCluster: network, IAM, the EKS control plane, managed node groups, the OIDC provider for
+IAM roles for service accounts, the app's ECR repository, and a kubeconfig for the Kubernetes
+provider. Every AWS resource uses the explicit AWS provider the caller passes down; tags come
+from that provider's ``default_tags``."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import ClusterSettings
+
+ZONES = 3
+# Control-plane log types: all of them, so an incident can be reconstructed from CloudWatch.
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+# AWS-managed policies, and nothing more: the control plane's and the nodes' minimum.
+CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+ECR_LIFECYCLE = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "description": "expire untagged images after 7 days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 7,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": "keep the 50 most recent images",
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 50},
+            "action": {"type": "expire"},
+        },
+    ]
+}
+
+
+@dataclass(frozen=True)
+class EksClusterArgs:
+    """Inputs of an EksCluster."""
+
+    settings: ClusterSettings
+
+
+def subnet_cidrs(cidr: str) -> tuple[list[str], list[str]]:
+    """Three public and three private subnets: the VPC split in eight, six used (pure)."""
+    subnets = [str(net) for net in ipaddress.ip_network(cidr).subnets(prefixlen_diff=3)]
+    return subnets[:ZONES], subnets[ZONES : 2 * ZONES]
+
+
+def _assume_role_policy(service: str) -> pulumi.Output[str]:
+    return aws.iam.get_policy_document_output(
+        statements=[
+            {
+                "actions": ["sts:AssumeRole"],
+                "principals": [{"type": "Service", "identifiers": [service]}],
+            }
+        ]
+    ).json
+
+
+def kubeconfig(
+    name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.Input[str], region: str
+) -> pulumi.Output[str]:
+    """A kubeconfig that authenticates with `aws eks get-token` (no long-lived credential in it)."""
+
+    def build(args: list[str]) -> str:
+        cluster_name, server, authority = args
+        user = {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": "aws",
+                "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region],
+            }
+        }
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": cluster_name,
+                        "cluster": {"server": server, "certificate-authority-data": authority},
+                    }
+                ],
+                "users": [{"name": cluster_name, "user": user}],
+                "contexts": [
+                    {"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}
+                ],
+                "current-context": cluster_name,
+            }
+        )
+
+    return pulumi.Output.secret(pulumi.Output.all(name, endpoint, ca).apply(build))
+
+
+def _zone(zones: pulumi.Output[aws.GetAvailabilityZonesResult], index: int) -> pulumi.Output[str]:
+    return zones.names.apply(lambda names: names[index])
+
+
+class EksCluster(pulumi.ComponentResource):
+    """A production-shaped EKS cluster for one environment."""
+
+    cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    """Secret: the cluster endpoint and CA, authenticating with `aws eks get-token`."""
+    oidc_provider_arn: pulumi.Output[str]
+    ecr_repository_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flutter-app:platform:EksCluster", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+        public_subnets, private_subnets = self._network(name, settings, child)
+
+        cluster_role = aws.iam.Role(
+            f"{name}-cluster-role", assume_role_policy=_assume_role_policy("eks.amazonaws.com"), opts=child
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-cluster-{policy}",
+                role=cluster_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
+                opts=child,
+            )
+            for policy in CLUSTER_POLICIES
+        ]
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"{name}: envelope encryption of Kubernetes Secrets",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=child,
+        )
+        cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            version=settings.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config={
+                "subnet_ids": pulumi.Output.all(*private_subnets, *public_subnets),
+                "endpoint_private_access": True,
+                "endpoint_public_access": settings.endpoint_public_access,
+                "public_access_cidrs": settings.public_access_cidrs
+                if settings.endpoint_public_access
+                else None,
+            },
+            enabled_cluster_log_types=LOG_TYPES,
+            encryption_config={"resources": ["secrets"], "provider": {"key_arn": secrets_key.arn}},
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
+        )
+
+        node_role = aws.iam.Role(
+            f"{name}-node-role", assume_role_policy=_assume_role_policy("ec2.amazonaws.com"), opts=child
+        )
+        node_attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
+                opts=child,
+            )
+            for policy in NODE_POLICIES
+        ]
+        for group_name, group in settings.node_groups.items():
+            aws.eks.NodeGroup(
+                f"{name}-nodes-{group_name}",
+                cluster_name=cluster.name,
+                node_role_arn=node_role.arn,
+                subnet_ids=private_subnets,
+                instance_types=group.instance_types,
+                capacity_type=group.capacity_type,
+                disk_size=group.disk_size_gib,
+                scaling_config={
+                    "min_size": group.min_size,
+                    "desired_size": group.desired_size,
+                    "max_size": group.max_size,
+                },
+                update_config={"max_unavailable": 1},
+                labels={"node-group": group_name},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=node_attachments),
+            )
+
+        issuer = cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"])
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
+        )
+        repository = aws.ecr.Repository(
+            f"{name}-ecr",
+            name=settings.ecr_repository,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS"}],
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-ecr-lifecycle", repository=repository.name, policy=json.dumps(ECR_LIFECYCLE), opts=child
+        )
+
+        self.cluster_name = cluster.name
+        self.kubeconfig = kubeconfig(
+            cluster.name,
+            cluster.endpoint,
+            cluster.certificate_authority.apply(lambda ca: ca["data"]),
+            settings.region,
+        )
+        self.oidc_provider_arn = oidc.arn
+        self.ecr_repository_url = repository.repository_url
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "kubeconfig": self.kubeconfig,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "ecr_repository_url": self.ecr_repository_url,
+            }
+        )
+
+    def _network(
+        self, name: str, settings: ClusterSettings, child: pulumi.ResourceOptions
+    ) -> tuple[list[pulumi.Output[str]], list[pulumi.Output[str]]]:
+        """Subnet ids (public, private): the configured ones, or a new VPC's across three zones."""
+        network = settings.network
+        if network.vpc_id:
+            return (
+                [pulumi.Output.from_input(s) for s in network.public_subnet_ids],
+                [pulumi.Output.from_input(s) for s in network.private_subnet_ids],
+            )
+        zones = aws.get_availability_zones_output(state="available")
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=network.cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
+        public_table = aws.ec2.RouteTable(
+            f"{name}-public",
+            vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],
+            tags={"Name": f"{name}-public"},
+            opts=child,
+        )
+        public_cidrs, private_cidrs = subnet_cidrs(network.cidr)
+        public, private = [], []
+        nat_ids: list[pulumi.Output[str]] = []
+        for index in range(ZONES):
+            zone = _zone(zones, index)
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{index}",
+                vpc_id=vpc.id,
+                cidr_block=public_cidrs[index],
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{index}", "kubernetes.io/role/elb": "1"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{index}", subnet_id=subnet.id, route_table_id=public_table.id, opts=child
+            )
+            public.append(subnet.id)
+            if index == 0 or network.nat_gateway_per_zone:
+                address = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc", opts=child)
+                nat = aws.ec2.NatGateway(
+                    f"{name}-nat-{index}", subnet_id=subnet.id, allocation_id=address.id, opts=child
+                )
+                nat_ids.append(nat.id)
+        for index in range(ZONES):
+            zone = _zone(zones, index)
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{index}",
+                vpc_id=vpc.id,
+                cidr_block=private_cidrs[index],
+                availability_zone=zone,
+                tags={"Name": f"{name}-private-{index}", "kubernetes.io/role/internal-elb": "1"},
+                opts=child,
+            )
+            table = aws.ec2.RouteTable(
+                f"{name}-private-{index}",
+                vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_ids[min(index, len(nat_ids) - 1)]}],
+                tags={"Name": f"{name}-private-{index}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{index}", subnet_id=subnet.id, route_table_id=table.id, opts=child
+            )
+            private.append(subnet.id)
+        return public, private
