@@ -1,5 +1,6 @@
-"""`rollout render --stack STACK [--out DIR]`: evaluate the real program for a stack offline and
-write every Kubernetes manifest and declared resource, with secrets masked."""
+"""`rollout render --stack STACK [--out DIR]`: evaluate the real program for a stack offline, write
+every Kubernetes manifest and declared resource (secrets masked), and run the policy pack over
+them: exit 3 on a mandatory violation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from components.validation import ConfigError
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.offline.engine import ProgramRun, Registration, run_program
+from rollout.offline.policy import PolicyPackError, Violation, check_policies
 from rollout.offline.project import ProjectError, load_stack_config
 from rollout.offline.render import manifests, resources_json, to_yaml, write_atomically
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from rollout.cli import Console
 
 DEFAULT_OUT = Path("build/render")
+DEFAULT_PACK = Path("policies")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Rendered:
     stack: str
     run: ProgramRun
     objects: list[dict[str, Any]]
+    violations: list[Violation]
 
 
 def register(subparsers: Any) -> None:
@@ -41,17 +45,30 @@ def register(subparsers: Any) -> None:
         "--stack", required=True, action="append", metavar="STACK", help="stack to render (repeatable)"
     )
     parser.add_argument("--out", type=Path, metavar="DIR", help=f"output directory (default: {DEFAULT_OUT})")
+    parser.add_argument(
+        "--policy-pack",
+        type=Path,
+        metavar="DIR",
+        help=f"CrossGuard policy pack run over the rendered resources (default: {DEFAULT_PACK} in the project)",
+    )
     parser.set_defaults(handler=handle)
 
 
-def render_stack(project_dir: Path, stack: str) -> Rendered:
-    """Run the program for ``stack``; raise CommandError (exit 2) for bad project or config."""
+def render_stack(project_dir: Path, stack: str, pack_dir: Path) -> Rendered:
+    """Run the program for ``stack`` and the policy pack over what it declared; raise
+    CommandError (exit 2) for a bad project, config or pack."""
     try:
         config = load_stack_config(project_dir, stack)
+        if not (pack_dir / "PulumiPolicy.yaml").is_file():
+            raise CommandError(f"no policy pack at {pack_dir} (PulumiPolicy.yaml); point --policy-pack at one")
         run = run_program(config)
+        # The policy config follows the environment the program resolved, not the stack's name.
+        violations = check_policies(run, str(run.outputs.get("environment", stack)), pack_dir)
     except (ProjectError, ConfigError) as error:
         raise CommandError(str(error), ExitCode.BAD_INPUT) from None
-    return Rendered(stack, run, manifests(run.resources))
+    except PolicyPackError as error:
+        raise CommandError(f"policy pack {pack_dir}: {error}", ExitCode.BAD_INPUT) from None
+    return Rendered(stack, run, manifests(run.resources), violations)
 
 
 def resource_tree(resources: list[Registration]) -> list[str]:
@@ -76,8 +93,10 @@ def resource_tree(resources: list[Registration]) -> list[str]:
 def handle(args: argparse.Namespace, console: Console) -> ExitCode:
     project_dir: Path = args.cwd
     out_dir: Path = args.out or project_dir / DEFAULT_OUT
+    pack_dir: Path = args.policy_pack or project_dir / DEFAULT_PACK
     # Render every stack before writing any: a bad stack leaves all outputs as they were.
-    rendered = [render_stack(project_dir, stack) for stack in args.stack]
+    rendered = [render_stack(project_dir, stack, pack_dir) for stack in args.stack]
+    code = ExitCode.OK
     for result in rendered:
         target = out_dir / result.stack
         write_atomically(
@@ -95,4 +114,13 @@ def handle(args: argparse.Namespace, console: Console) -> ExitCode:
         for warning in result.run.warnings:
             console.note(f"warning: {result.stack}: {warning}")
         console.print(f"  wrote {target / 'manifests.yaml'} and {target / 'resources.json'}")
-    return ExitCode.OK
+        mandatory = [v for v in result.violations if v.level == "mandatory"]
+        console.print(
+            f"  policy: {len(mandatory)} mandatory, {len(result.violations) - len(mandatory)} advisory violation(s)"
+        )
+        for violation in result.violations:
+            console.print(f"    {violation.level.upper()} [{violation.policy}] {violation.message}")
+        if mandatory:
+            console.note(f"error: {result.stack}: {len(mandatory)} mandatory policy violation(s)")
+            code = ExitCode.POLICY_VIOLATION
+    return code

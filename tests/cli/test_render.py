@@ -233,3 +233,46 @@ def test_python_m_rollout_and_console_script_run_the_same_cli(tmp_path: Path) ->
         )
         assert result.returncode == 0, result.stderr
         assert "dev: 13 resources" in result.stdout
+
+
+def test_every_project_stack_passes_the_policy_pack(rendered: Path) -> None:
+    code, stdout, stderr = rollout(
+        "--cwd", str(ROOT), "render", *[f"--stack={s}" for s in STACKS], "--out", str(rendered)
+    )
+    assert code == 0, stderr
+    assert stdout.count("policy: 0 mandatory") == len(STACKS)
+
+
+def test_production_image_tagged_latest_exits_3_naming_the_policy(project: Path, tmp_path: Path) -> None:
+    edit_stack(
+        project,
+        "production",
+        lambda c: c["flutter-app:apps"]["flutter-app"].update(image="ghcr.io/example/flutter-app:latest"),
+    )
+    code, stdout, stderr = rollout(
+        "--cwd", str(project), "render", "--stack", "production", "--out", str(tmp_path / "out")
+    )
+    assert code == 3
+    assert "MANDATORY [image-pinned]" in stdout and "latest" in stdout
+    assert "production: 2 mandatory policy violation(s)" in stderr  # the blue and the green Deployment
+    assert (tmp_path / "out" / "production" / "manifests.yaml").is_file()  # what was rendered is still shown
+
+
+def test_dev_violations_are_advisory_and_do_not_fail(project: Path, tmp_path: Path) -> None:
+    edit_stack(
+        project,
+        "dev",
+        lambda c: c["flutter-app:apps"]["flutter-app"].update(image="ghcr.io/example/flutter-app:latest"),
+    )
+    code, stdout, _ = rollout(
+        "--cwd", str(project), "render", "--stack", "dev", "--out", str(tmp_path / "out")
+    )
+    assert code == 0
+    assert "ADVISORY [image-pinned]" in stdout
+
+
+def test_missing_policy_pack_is_a_clear_error(project: Path, tmp_path: Path) -> None:
+    code, _, stderr = rollout(
+        "--cwd", str(project), "render", "--stack", "dev", "--policy-pack", str(tmp_path / "nowhere")
+    )
+    assert code == 2 and "no policy pack at" in stderr
