@@ -13,6 +13,10 @@ Rules (DESIGN.md "Health gates"):
   inconclusive streak reaches ``inconclusive_limit`` (verdict ``inconclusive``);
 * when the duration ends it passes, unless no evaluation passed at all (then it is ``fail`` if
   any failed, else ``inconclusive``): a gate never passes without evidence.
+
+In ``mode: sequential`` (gates/sequential.py) an ``error-rate`` check is judged from the counts
+over the gate's elapsed time: it fails the gate at once when its test rejects the canary, and the
+gate passes early when every such test accepted and the last ``failure_limit`` evaluations passed.
 """
 
 from __future__ import annotations
@@ -22,14 +26,17 @@ from dataclasses import dataclass
 
 from gates.results import (
     CheckResult,
+    Decision,
     Evaluation,
     ProbeResult,
     QueryOutcome,
     QueryResult,
+    SequentialResult,
     Status,
     Verdict,
     fmt,
 )
+from gates.sequential import Counts, Design, weigh
 from gates.spec import OnNoData
 
 _NO_DATA_STATUS = {"inconclusive": Status.INCONCLUSIVE, "fail": Status.FAIL, "pass": Status.PASS}
@@ -163,3 +170,143 @@ def final_verdict(evaluations: Sequence[Evaluation], duration: float) -> Verdict
     if closest:
         reason += f"; closest to its limit: {closest}"
     return Verdict(Status.PASS, reason, "")
+
+
+@dataclass(frozen=True)
+class CountResults:
+    """The three count queries of one track (gates/templates.py requests-increase,
+    errors-increase, request-samples)."""
+
+    requests: QueryResult
+    errors: QueryResult
+    samples: QueryResult
+
+
+def _first_error(results: CountResults) -> QueryResult | None:
+    for result in (results.requests, results.errors, results.samples):
+        if result.outcome is QueryOutcome.ERROR:
+            return result
+    return None
+
+
+def _counts(results: CountResults) -> Counts | None:
+    """The counts, or None when there is nothing to weigh (no requests or under two samples)."""
+    if results.requests.outcome is not QueryOutcome.OK or results.samples.outcome is not QueryOutcome.OK:
+        return None
+    requests, samples = sum(results.requests.values), min(results.samples.values)
+    errors = sum(results.errors.values) if results.errors.outcome is QueryOutcome.OK else 0.0
+    if not (requests > 0 and samples >= 2 and all(map(_finite, (requests, samples, errors)))):
+        return None
+    return Counts(requests, errors, samples)
+
+
+def _finite(value: float) -> bool:
+    return value == value and value not in (float("inf"), float("-inf"))
+
+
+def _pct(rate: float) -> str:
+    return f"{100 * rate:.3g} %"
+
+
+def judge_sequential(
+    name: str,
+    query: str,
+    canary: CountResults,
+    baseline: CountResults | None,
+    design: Design,
+    on_no_data: OnNoData,
+    baseline_label: str = "baseline",
+) -> tuple[CheckResult, SequentialResult | None]:
+    """A sequential error check: its CheckResult (fail on reject) and the test's state (None when
+    there was no evidence to weigh: query error or no data)."""
+
+    def make(status: Status, value: float | None, detail: str) -> CheckResult:
+        return CheckResult(name, query, status, value, None, None, detail)
+
+    error = _first_error(canary) or (_first_error(baseline) if baseline is not None else None)
+    if error is not None:
+        prefix = "baseline: " if baseline is not None and _first_error(canary) is None else ""
+        return make(Status.INCONCLUSIVE, None, prefix + (error.detail or "query failed")), None
+    counts = _counts(canary)
+    if counts is None:
+        status = _NO_DATA_STATUS[on_no_data]
+        return (
+            make(
+                status,
+                None,
+                f"no data (no canary requests counted over two scrapes yet); on_no_data: {on_no_data}",
+            ),
+            None,
+        )
+    base = _counts(baseline) if baseline is not None else None
+    evidence = weigh(counts, base, design)
+    if base is not None:
+        versus = f"vs {baseline_label} {_pct(evidence.reference_rate)} ({fmt(base.errors)} of {fmt(base.requests)})"
+    else:
+        missing = " (no baseline data)" if baseline is not None else ""
+        versus = f"vs acceptable {_pct(evidence.reference_rate)}{missing}"
+    head = (
+        f"error rate {_pct(evidence.canary_rate)} ({fmt(counts.errors)} of {fmt(counts.requests)}) {versus}"
+    )
+    ratio = f"{design.min_ratio:g}x"
+    if evidence.decision is Decision.REJECT:
+        detail = (
+            f"{head}: evidence {evidence.log_mixture:.2f} >= {design.reject_at:.2f}, "
+            f"at least {ratio} worse (error probability {design.alpha:g})"
+        )
+    elif evidence.decision is Decision.ACCEPT:
+        detail = (
+            f"{head}: evidence {evidence.log_lr_closest:.2f} <= {design.accept_at:.2f}, "
+            f"not {ratio} worse (error probability {design.beta:g})"
+        )
+    else:
+        detail = (
+            f"{head}: evidence {evidence.log_mixture:.2f} (fails at {design.reject_at:.2f}), "
+            f"{evidence.log_lr_closest:.2f} (passes at {design.accept_at:.2f})"
+        )
+    status = Status.FAIL if evidence.decision is Decision.REJECT else Status.PASS
+    result = SequentialResult(
+        check=name,
+        decision=evidence.decision,
+        log_mixture=evidence.log_mixture,
+        log_lr_closest=evidence.log_lr_closest,
+        reject_at=design.reject_at,
+        accept_at=design.accept_at,
+        canary_requests=counts.requests,
+        canary_errors=counts.errors,
+        baseline_requests=base.requests if base is not None else None,
+        baseline_errors=base.errors if base is not None else None,
+        reference_rate=evidence.reference_rate,
+        reference=evidence.reference,
+    )
+    return make(status, evidence.canary_rate, detail), result
+
+
+def sequential_rejection(evaluation: Evaluation) -> Verdict | None:
+    """``fail`` at once when a sequential test rejected the canary this evaluation."""
+    for result in evaluation.sequential:
+        if result.decision is Decision.REJECT:
+            check = next(c for c in evaluation.checks if c.name == result.check)
+            return Verdict(Status.FAIL, f"{check.label}: {check.detail}", check.label)
+    return None
+
+
+def early_pass(evaluations: Sequence[Evaluation], tests: int, failure_limit: int) -> Verdict | None:
+    """``pass`` before the duration ends when all ``tests`` sequential tests accepted the canary in
+    the last evaluation and the last ``failure_limit`` evaluations all passed."""
+    if tests == 0 or not evaluations:
+        return None
+    last = evaluations[-1]
+    if len(last.sequential) != tests or any(r.decision is not Decision.ACCEPT for r in last.sequential):
+        return None
+    recent = evaluations[-failure_limit:]
+    if len(recent) < failure_limit or any(e.status is not Status.PASS for e in recent):
+        return None
+    accepted = "; ".join(
+        f"{c.label}: {c.detail}" for c in last.checks if any(r.check == c.name for r in last.sequential)
+    )
+    return Verdict(
+        Status.PASS,
+        f"passed early at +{fmt(last.offset)} s: {accepted}; the last {len(recent)} evaluations passed",
+        "",
+    )

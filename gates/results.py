@@ -15,6 +15,17 @@ class Status(StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
+class Decision(StrEnum):
+    """Where a sequential test stands after an evaluation (gates/sequential.py)."""
+
+    REJECT = "reject"
+    """Enough evidence that the canary is worse: the gate fails now."""
+    ACCEPT = "accept"
+    """Enough evidence that it is not (``min_ratio`` times) worse: the gate may pass early."""
+    CONTINUE = "continue"
+    """Not enough evidence either way yet."""
+
+
 class QueryOutcome(StrEnum):
     """What a Prometheus instant query gave: numbers, nothing, or an error."""
 
@@ -68,6 +79,27 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class SequentialResult:
+    """The state of one sequential test after an evaluation (its check is in ``checks`` too)."""
+
+    check: str
+    decision: Decision
+    log_mixture: float
+    """Evidence that the canary is worse (log likelihood ratio); fails at ``reject_at``."""
+    log_lr_closest: float
+    """Evidence for the closest alternative; passes early at ``accept_at``."""
+    reject_at: float
+    accept_at: float
+    canary_requests: float
+    canary_errors: float
+    baseline_requests: float | None
+    baseline_errors: float | None
+    reference_rate: float
+    reference: str
+    """``baseline`` or ``acceptable_error_rate``."""
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """One round of probes and checks."""
 
@@ -82,6 +114,8 @@ class Evaluation:
     """The item that decided the status, its value and limit (or "all within limits")."""
     probes: tuple[ProbeResult, ...] = ()
     checks: tuple[CheckResult, ...] = ()
+    sequential: tuple[SequentialResult, ...] = ()
+    """Sequential tests that had data this evaluation (``mode: sequential``)."""
 
 
 @dataclass

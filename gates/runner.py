@@ -1,6 +1,8 @@
 """The gate loop: evaluate at 0, interval, 2*interval, ... up to duration; stop early once a
-streak reaches its limit. Bounded in count (``spec.max_evaluations``) and in time (no evaluation
-starts after ``duration`` plus one interval of slack; each probe and query has its own timeout).
+streak reaches its limit, or (``mode: sequential``) once a sequential test decides. In sequential
+mode the duration is extended by the time spent inconclusive, up to ``max_hold``. Bounded in count
+(``spec.max_evaluations``) and in time (no evaluation starts after the (extended) duration plus
+one interval of slack; each probe and query has its own timeout).
 
 Everything with side effects is injected through ``GateRuntime`` (probes, queries, clocks,
 sleep, progress and notifications), so tests and benchmarks can run on a virtual clock.
@@ -9,15 +11,26 @@ sleep, progress and notifications), so tests and benchmarks can run on a virtual
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from gates.decision import Streaks, final_verdict, judge_check, judge_evaluation, limit_reached
+from gates.decision import (
+    CountResults,
+    Streaks,
+    early_pass,
+    final_verdict,
+    judge_check,
+    judge_evaluation,
+    judge_sequential,
+    limit_reached,
+    sequential_rejection,
+)
 from gates.notify import Alert, Notifier
 from gates.probes import probe_all
 from gates.prometheus import PrometheusClient
@@ -28,11 +41,14 @@ from gates.results import (
     ProbeResult,
     QueryOutcome,
     QueryResult,
+    SequentialResult,
     Status,
     Verdict,
     redact_url,
 )
-from gates.spec import GateSpec, ProbeSpec
+from gates.sequential import Design
+from gates.spec import SEQUENTIAL_TEMPLATE, CheckSpec, GateSpec, ProbeSpec
+from gates.templates import render as render_template
 
 Prober = Callable[[Sequence[ProbeSpec]], list[ProbeResult]]
 Querier = Callable[[str], QueryResult]
@@ -78,6 +94,9 @@ class GateRuntime:
     on_evaluation: Callable[[Evaluation, Streaks], None] | None = None
     notifier: Notifier | None = None
     log: Callable[[str], None] = field(default=lambda _line: None)
+    concurrent: bool = True
+    """Run an evaluation's queries in parallel threads; False runs them one after another in the
+    calling thread (for virtual-clock runs whose queries return at once, e.g. bench/)."""
 
 
 def build_runtime(
@@ -106,35 +125,119 @@ def _query_timeout(spec: GateSpec) -> float:
     return 2 * (spec.prometheus.timeout if spec.prometheus else 5.0) + 1
 
 
+COUNT_TEMPLATES = ("requests-increase", "errors-increase", "request-samples")
+
+
+def is_sequential(spec: GateSpec, check: CheckSpec) -> bool:
+    """Whether ``check`` is judged by the sequential test."""
+    return spec.sequential_mode and check.template == SEQUENTIAL_TEMPLATE
+
+
+def design(spec: GateSpec) -> Design:
+    settings = spec.sequential
+    return Design(
+        alpha=settings.error_probability,
+        beta=settings.error_probability,
+        min_ratio=settings.min_ratio,
+        acceptable_error_rate=settings.acceptable_error_rate,
+        min_error_rate=settings.min_error_rate,
+    )
+
+
+def elapsed_window(offset: float) -> str:
+    """The gate's elapsed time as a Prometheus range (whole seconds, at least 1 s)."""
+    return f"{max(1, math.ceil(offset - 1e-6))}s"
+
+
+def count_queries(spec: GateSpec, check: CheckSpec, window: str) -> tuple[list[str], list[str] | None]:
+    """The count queries (requests, errors, samples) of the canary and of its baseline (None when
+    the check does not select a ``version`` other than the baseline's)."""
+    params = {**check.string_params, "window": window}
+    canary = [render_template(t, params) for t in COUNT_TEMPLATES]
+    base = spec.sequential.baseline_version
+    if base is None or "version" not in params or params["version"] == base:
+        return canary, None
+    return canary, [render_template(t, {**params, "version": base}) for t in COUNT_TEMPLATES]
+
+
+def _run_queries(
+    spec: GateSpec, runtime: GateRuntime, pool: ThreadPoolExecutor | None, promqls: list[str]
+) -> dict[str, QueryResult]:
+    def failed(error: Exception) -> QueryResult:
+        # A broken querier is an error outcome, not a crash.
+        return QueryResult(QueryOutcome.ERROR, (), f"query failed ({type(error).__name__})")
+
+    unique = list(dict.fromkeys(promqls))
+    if runtime.query is None:
+        return {q: QueryResult(QueryOutcome.ERROR, (), "no Prometheus configured") for q in unique}
+    query = runtime.query
+    results: dict[str, QueryResult] = {}
+    if pool is None:
+        for promql in unique:
+            try:
+                results[promql] = query(promql)
+            except Exception as error:
+                results[promql] = failed(error)
+        return results
+    futures = [(promql, pool.submit(query, promql)) for promql in unique]
+    for promql, future in futures:
+        try:
+            results[promql] = future.result(timeout=_query_timeout(spec))
+        except FutureTimeout:
+            results[promql] = QueryResult(QueryOutcome.ERROR, (), "query did not return in time")
+        except Exception as error:
+            results[promql] = failed(error)
+    return results
+
+
 def evaluate(spec: GateSpec, runtime: GateRuntime, index: int, offset: float) -> Evaluation:
     """One evaluation: every probe and every check, all at once."""
     started_at = _utc(runtime.wall())
-    pool = ThreadPoolExecutor(max_workers=len(spec.checks) + 1, thread_name_prefix="gate")
+    window = elapsed_window(offset)
+    plans: dict[str, tuple[list[str], list[str] | None]] = {}
+    promqls: list[str] = []
+    for check in spec.checks:
+        if is_sequential(spec, check):
+            canary, baseline = count_queries(spec, check, window)
+            plans[check.name] = (canary, baseline)
+            promqls += canary + (baseline or [])
+        else:
+            promqls.append(check.promql)
+    workers = min(len(set(promqls)), 16) + 1
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate") if runtime.concurrent else None
     try:
-        probes_future = pool.submit(runtime.probe, spec.probes) if spec.probes else None
-        queries: list[tuple[str, Future[QueryResult] | None]] = []
-        for check in spec.checks:
-            promql = check.promql
-            queries.append((promql, pool.submit(runtime.query, promql) if runtime.query else None))
+        probes_future = pool.submit(runtime.probe, spec.probes) if spec.probes and pool is not None else None
+        answers = _run_queries(spec, runtime, pool, promqls)
         checks: list[CheckResult] = []
-        for check, (promql, future) in zip(spec.checks, queries, strict=True):
-            try:
-                result = (
-                    future.result(timeout=_query_timeout(spec))
-                    if future
-                    else QueryResult(QueryOutcome.ERROR, (), "no Prometheus configured")
+        sequential: list[SequentialResult] = []
+        test = design(spec)
+        for check in spec.checks:
+            if check.name in plans:
+                canary, baseline = plans[check.name]
+                check_result, state = judge_sequential(
+                    check.name,
+                    canary[1],
+                    CountResults(*(answers[q] for q in canary)),
+                    CountResults(*(answers[q] for q in baseline)) if baseline is not None else None,
+                    test,
+                    spec.on_no_data,
+                    baseline_label=spec.sequential.baseline_version or "baseline",
                 )
-            except FutureTimeout:
-                result = QueryResult(QueryOutcome.ERROR, (), "query did not return in time")
-            except Exception as error:  # a broken querier is an error outcome, not a crash
-                result = QueryResult(QueryOutcome.ERROR, (), f"query failed ({type(error).__name__})")
+                checks.append(check_result)
+                if state is not None:
+                    sequential.append(state)
+                continue
             maximum, minimum = check.limits
-            checks.append(judge_check(check.name, promql, result, maximum, minimum, spec.on_no_data))
+            checks.append(
+                judge_check(
+                    check.name, check.promql, answers[check.promql], maximum, minimum, spec.on_no_data
+                )
+            )
         probes: list[ProbeResult] = []
-        if probes_future is not None:
+        if spec.probes:
             bound = 2 * max(p.timeout for p in spec.probes) + 2
             try:
-                probes = probes_future.result(timeout=bound)
+                probes = probes_future.result(timeout=bound) if probes_future else runtime.probe(spec.probes)
             except FutureTimeout:
                 probes = [
                     ProbeResult(
@@ -148,31 +251,43 @@ def evaluate(spec: GateSpec, runtime: GateRuntime, index: int, offset: float) ->
                     for p in spec.probes
                 ]
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     status, reason, _ = judge_evaluation(probes, checks)
-    return Evaluation(index, offset, started_at, status, reason, tuple(probes), tuple(checks))
+    return Evaluation(
+        index, offset, started_at, status, reason, tuple(probes), tuple(checks), tuple(sequential)
+    )
 
 
 def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
     """Run the gate to its verdict."""
     started_at = _utc(runtime.wall())
     start = runtime.monotonic()
-    deadline = spec.duration + spec.interval
+    tests = sum(is_sequential(spec, check) for check in spec.checks)
     evaluations: list[Evaluation] = []
     streaks = Streaks()
     verdict: Verdict | None = None
+    held = 0.0
+    end = spec.duration
     for k in range(spec.max_evaluations):
         target = k * spec.interval
+        if target > end + 1e-9:
+            break
         offset = runtime.monotonic() - start
         if offset < target:
             runtime.sleep(target - offset)
             offset = runtime.monotonic() - start
+        deadline = end + spec.interval
         if offset > deadline:
             runtime.log(f"stopping: evaluations ran late ({offset:.1f} s > {deadline:.1f} s)")
             break
         evaluation = evaluate(spec, runtime, k + 1, offset)
         evaluations.append(evaluation)
         streaks = streaks.after(evaluation.status)
+        if spec.sequential_mode and evaluation.status is Status.INCONCLUSIVE:
+            # Hold: no evidence either way, so the gate watches that much longer (up to max_hold).
+            held += spec.interval
+            end = spec.duration + min(held, spec.max_hold)
         if runtime.on_evaluation is not None:
             runtime.on_evaluation(evaluation, streaks)
         if runtime.notifier is not None and evaluation.status is not Status.PASS:
@@ -180,11 +295,15 @@ def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
             runtime.notifier.send(
                 Alert(spec.name, evaluation.status, cause, evaluation.reason, evaluation.index)
             )
-        verdict = limit_reached(streaks, evaluation, spec.failure_limit, spec.inconclusive_limit)
+        verdict = (
+            sequential_rejection(evaluation)
+            or limit_reached(streaks, evaluation, spec.failure_limit, spec.inconclusive_limit)
+            or (early_pass(evaluations, tests, spec.failure_limit) if spec.sequential_mode else None)
+        )
         if verdict is not None:
             break
     if verdict is None:
-        verdict = final_verdict(evaluations, spec.duration)
+        verdict = final_verdict(evaluations, end)
     if runtime.notifier is not None:
         runtime.notifier.send(Alert(spec.name, verdict.status, "verdict", verdict.reason, final=True))
     return GateReport(

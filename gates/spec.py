@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gates.templates import TEMPLATES, param_problem
 from gates.templates import render as render_template
 
 OnNoData = Literal["inconclusive", "fail", "pass"]
+Mode = Literal["sequential", "threshold"]
+SEQUENTIAL_TEMPLATE = "error-rate"
+"""In ``mode: sequential`` checks with this template are judged by the sequential test."""
+THRESHOLD_DURATION = 60.0
+THRESHOLD_INCONCLUSIVE_LIMIT = 3
+"""``mode: threshold`` defaults (the gate as it was before the sequential mode)."""
 MAX_EVALUATIONS = 10_000
 """Upper bound on evaluations per gate (duration / interval), so every run is bounded."""
 DEFAULT_RESPONSE_TIME = 5.0
@@ -116,28 +122,89 @@ class NotifySpec(_Model):
     timeout: float = Field(default=5.0, gt=0, le=60)
 
 
+class SequentialSpec(_Model):
+    """The sequential error test of ``mode: sequential`` (gates/sequential.py): every ``error-rate``
+    check is judged from request and error counts over the gate's elapsed time, and decides as
+    soon as the evidence is sufficient at ``error_probability``."""
+
+    error_probability: float = Field(default=0.01, gt=0, le=0.2)
+    """Both error probabilities: failing a canary as good as its reference (alpha), and passing
+    early a canary ``min_ratio`` times worse (beta)."""
+    min_ratio: float = Field(default=3.0, gt=1, le=100)
+    """The smallest error-rate ratio (canary / reference) that must be caught; the test mixes
+    min_ratio, 3x, 9x and 27x that."""
+    baseline_version: str | None = "stable"
+    """``version`` label of the baseline track: a check selecting ``version: canary`` is compared
+    with the same selector at ``version: <baseline_version>``. None: no comparison."""
+    acceptable_error_rate: float = Field(default=0.01, gt=0, lt=1)
+    """The reference error rate when there is no baseline (or it has no data): 1 %, as Flagger's
+    tutorial's request-success-rate >= 99 %."""
+    min_error_rate: float = Field(default=0.001, gt=0, lt=1)
+    """Baseline error rates below this count as this (errors so rare do not matter)."""
+
+
 class GateSpec(_Model):
-    """A health gate: evaluate every ``interval`` seconds for ``duration`` seconds."""
+    """A health gate: evaluate every ``interval`` seconds for ``duration`` seconds.
+
+    ``mode: sequential`` (the default) judges ``error-rate`` checks with the sequential test and
+    holds through inconclusive evaluations (Prometheus down, no data) for up to ``max_hold``
+    seconds, extending the gate by the time held; ``mode: threshold`` is the gate as it was
+    before: every check against its limit each evaluation, ``failure_limit`` /
+    ``inconclusive_limit`` consecutive evaluations, default duration 60 s and inconclusive_limit 3.
+    """
 
     name: str = "health-gate"
     """Shown in progress, reports and alerts."""
     interval: float = Field(default=10.0, gt=0)
-    duration: float = Field(default=60.0, gt=0)
+    duration: float = Field(default=300.0, gt=0)
+    """Seconds to observe (default 300; 60 in ``mode: threshold``). The gate ends earlier when a
+    sequential test decides, later by the time held inconclusive (sequential mode)."""
     failure_limit: int = Field(default=2, ge=1)
-    """Consecutive failed evaluations that fail the gate."""
-    inconclusive_limit: int = Field(default=3, ge=1)
-    """Consecutive inconclusive evaluations that fail the gate."""
+    """Consecutive failed evaluations that fail the gate (a sequential ``reject`` fails it at once)."""
+    inconclusive_limit: int = Field(default=THRESHOLD_INCONCLUSIVE_LIMIT, ge=1)
+    """Consecutive inconclusive evaluations that fail the gate (verdict inconclusive). Default: 3
+    in ``mode: threshold``; ``max_hold / interval`` (rounded up) in ``mode: sequential``."""
     on_no_data: OnNoData = "inconclusive"
     """What a check with no data (empty result or NaN) counts as."""
     probes: list[ProbeSpec] = Field(default_factory=list)
     prometheus: PrometheusSpec | None = None
     checks: list[CheckSpec] = Field(default_factory=list)
     notify: NotifySpec | None = None
+    mode: Mode = "sequential"
+    """``sequential`` (default) or ``threshold`` (see the class docstring)."""
+    sequential: SequentialSpec = Field(default_factory=SequentialSpec)
+    max_hold: float = Field(default=300.0, ge=0)
+    """Sequential mode: the longest the gate holds through inconclusive evaluations, in total
+    (the duration is extended by the time held, up to this) and in a row (then it gives up with
+    verdict inconclusive: it never passes without evidence)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_defaults(cls, data: Any) -> Any:
+        # Defaults that depend on the mode; explicit values always win.
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        mode = data.get("mode", "sequential")
+        if mode == "threshold":
+            data.setdefault("duration", THRESHOLD_DURATION)
+        elif mode == "sequential" and "inconclusive_limit" not in data:
+            interval, hold = data.get("interval", 10.0), data.get("max_hold", 300.0)
+            valid = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (interval, hold))
+            if valid and interval > 0 and hold >= 0 and math.isfinite(hold / interval):
+                data["inconclusive_limit"] = max(1, min(MAX_EVALUATIONS, math.ceil(hold / interval - 1e-9)))
+        return data
+
+    @property
+    def sequential_mode(self) -> bool:
+        return self.mode == "sequential"
 
     @property
     def max_evaluations(self) -> int:
-        """Evaluations at 0, interval, 2*interval, ... up to duration."""
-        return math.floor(self.duration / self.interval + 1e-9) + 1
+        """Evaluations at 0, interval, 2*interval, ... up to duration (plus ``max_hold`` in
+        sequential mode, the most the duration can be extended)."""
+        span = self.duration + (self.max_hold if self.sequential_mode else 0.0)
+        return math.floor(span / self.interval + 1e-9) + 1
 
 
 @dataclass(frozen=True)
@@ -163,6 +230,7 @@ class SpecError(ValueError):
 
 
 _NESTED: dict[str, type[BaseModel]] = {
+    "sequential": SequentialSpec,
     "probes": ProbeSpec,
     "prometheus": PrometheusSpec,
     "checks": CheckSpec,
@@ -254,6 +322,17 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
             problems.append(
                 Problem("prometheus.bearer_token_env", f"expected an environment variable name, got {env!r}")
             )
+    sequential = spec.sequential
+    if sequential.acceptable_error_rate * sequential.min_ratio >= 1:
+        problems.append(
+            Problem(
+                "sequential.acceptable_error_rate",
+                f"times min_ratio ({sequential.min_ratio:g}) must be below 1, got "
+                f"{sequential.acceptable_error_rate:g}",
+            )
+        )
+    if sequential.baseline_version is not None and not sequential.baseline_version.strip():
+        problems.append(Problem("sequential.baseline_version", "must not be empty (use null for none)"))
     if spec.checks and spec.prometheus is None:
         problems.append(Problem("prometheus", "required when there are checks"))
     if spec.notify is not None and not _ENV_NAME.match(spec.notify.url_env):
@@ -323,5 +402,14 @@ def parse_spec(data: Any) -> GateSpec:
 
 
 def spec_to_data(spec: GateSpec) -> dict[str, Any]:
-    """The spec as plain data (what the HealthGate stores as its ``spec`` input/output)."""
-    return spec.model_dump(mode="json", exclude_defaults=True)
+    """The spec as plain data (what the HealthGate stores as its ``spec`` input/output), without
+    the defaults, including the ones the mode derives (so equal specs give equal data)."""
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    derived = GateSpec.model_validate(
+        {k: v for k, v in data.items() if k not in ("duration", "inconclusive_limit")}
+    )
+    for key in ("duration", "inconclusive_limit"):
+        data.pop(key, None)
+        if getattr(derived, key) != getattr(spec, key):
+            data[key] = getattr(spec, key)
+    return data

@@ -76,6 +76,25 @@ def _healthy(sel: str, _window: str, _params: Mapping[str, str]) -> str:
     return f"100 * sum(up{{{sel}}}) / count(up{{{sel}}})"
 
 
+# Counts for the sequential test (gates/sequential.py): increase() over the gate's elapsed time.
+# No traffic at all gives no data (no series); no 5xx at all gives 0 (`or vector(0)`), as in
+# error-rate. The app should create its 5xx series at 0 (Prometheus client libraries do this when a
+# labelled counter is initialised): rate() and increase() never count a series' first value.
+def _requests_increase(sel: str, window: str, _params: Mapping[str, str]) -> str:
+    return f"sum(increase(http_requests_total{{{sel}}}[{window}]))"
+
+
+def _errors_increase(sel: str, window: str, _params: Mapping[str, str]) -> str:
+    errors_sel = _join(sel, 'code=~"5.."')
+    return f"sum(increase(http_requests_total{{{errors_sel}}}[{window}])) or vector(0)"
+
+
+def _request_samples(sel: str, window: str, _params: Mapping[str, str]) -> str:
+    # Scrapes of the request counter inside the window (the fewest of its series): bounds how much
+    # increase() extrapolated, see gates/sequential.extrapolation_bound.
+    return f"min(count_over_time(http_requests_total{{{sel}}}[{window}]))"
+
+
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (
@@ -93,6 +112,13 @@ TEMPLATES: dict[str, Template] = {
         ),
         # The CD guide gives no figure; 80 % tolerates one unavailable pod of six (maxUnavailable 1).
         Template("healthy-instances-percent", "percentage of scrape targets up", _healthy, default_min=80.0),
+        Template("requests-increase", "requests counted in the window (increase())", _requests_increase),
+        Template("errors-increase", "5xx answers counted in the window (increase())", _errors_increase),
+        Template(
+            "request-samples",
+            "scrapes of the request counter in the window (fewest per series)",
+            _request_samples,
+        ),
     )
 }
 

@@ -164,6 +164,8 @@ def test_cli_pass_and_fail_with_reports_webhook_and_no_secrets(
     monkeypatch.setenv("GATE_WEBHOOK_URL", f"{hook.url}{HOOK_PATH}")
     spec: dict[str, Any] = {
         "name": "staging",
+        # The scripted Prometheus answers one ratio to every query: the threshold mode's premise.
+        "mode": "threshold",
         "interval": 0.2,
         "duration": 0.6,
         "probes": [{"url": f"{app.url}/health", "timeout": 1}],

@@ -13,7 +13,7 @@ from gates.notify import Alert, Notifier
 from gates.report import to_json, to_markdown
 from gates.results import CheckResult, Evaluation, ProbeResult, QueryOutcome, QueryResult, Status
 from gates.runner import GateRuntime, run_gate
-from gates.spec import SpecError, parse_spec
+from gates.spec import SpecError, parse_spec, spec_to_data
 from gates.templates import TEMPLATES, render
 
 PROM = {"url": "http://127.0.0.1:9090"}
@@ -53,7 +53,9 @@ def test_issue_example_spec_is_valid() -> None:
             ],
         }
     )
-    assert spec.max_evaluations == 7
+    # 0, 10, ..., 60 s, plus up to max_hold (300 s) held through inconclusive evaluations.
+    assert spec.max_evaluations == 37
+    assert parse_spec({**spec_to_data(spec), "mode": "threshold"}).max_evaluations == 7
     assert spec.checks[1].promql == (
         'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="flutter-app"}[1m])))'
     )
@@ -129,6 +131,9 @@ def test_templates_render_labels_and_defaults() -> None:
         "latency-p99",
         "cpu",
         "healthy-instances-percent",
+        "requests-increase",
+        "errors-increase",
+        "request-samples",
     }
     assert render("error-rate", {"job": "web", "namespace": "prod", "window": "5m"}) == (
         '(sum(rate(http_requests_total{job="web",namespace="prod",code=~"5.."}[5m])) or vector(0))'

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.prometheus
 
 
 def gate(**spec: Any) -> GateReport:
-    parsed = parse_spec(spec)
+    """Run a gate; ``mode: threshold`` unless given (these tests are about per-window limits)."""
+    parsed = parse_spec({"mode": "threshold", **spec})
     return run_gate(parsed, build_runtime(parsed, Secrets()))
 
 

@@ -45,6 +45,8 @@ def hook(scripted: Start) -> ScriptedServer:
 def spec_for(app: FaultyApp, prom: ScriptedServer, **overrides: Any) -> dict[str, Any]:
     return {
         "name": "release-gate",
+        # The scripted Prometheus answers one ratio to every query: the threshold mode's premise.
+        "mode": "threshold",
         "interval": 0.2,
         "duration": 0.4,
         "failure_limit": 2,
@@ -187,7 +189,7 @@ def test_check_rejects_a_bad_spec_naming_the_field(provider: ProviderProcess, ho
         (
             "spec",
             "spec.colour: unknown field; expected one of name, interval, duration, failure_limit, "
-            "inconclusive_limit, on_no_data, probes, prometheus, checks, notify",
+            "inconclusive_limit, on_no_data, probes, prometheus, checks, notify, mode, sequential, max_hold",
         ),
         ("spec", "spec.probes[0].timeout: Input should be a valid number, got '2'"),
     ]
