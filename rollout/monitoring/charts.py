@@ -51,9 +51,10 @@ def _panel(axes: Axes, panel: Chart, name: str, start: float, end: float) -> Non
             linewidth=1.2,
             marker="." if len(line.points) < 3 else None,
         )
-    axes.set_ylim(bottom=0)
-    if len(panel.lines) > 1:
-        axes.legend(fontsize=8, loc="upper left")
+    highest = max(v for line in panel.lines for _, v in line.points)
+    axes.set_ylim(bottom=0, top=highest * 1.15 if highest > 0 else 1)
+    # Outside the plot, on the right: inside it would hide the lines it names.
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
 def draw(report: StackReport) -> dict[str, bytes]:
@@ -75,13 +76,15 @@ def draw(report: StackReport) -> dict[str, bytes]:
         figure = Figure(figsize=(9, height), dpi=90)
         # Fixed margins (in inches, as fractions): a layout engine would measure every label and
         # redraw the figure, doubling the time to draw it.
-        figure.subplots_adjust(left=0.09, right=0.98, top=1 - 0.8 / height, bottom=0.4 / height, hspace=0.45)
+        figure.subplots_adjust(left=0.09, right=0.88, top=1 - 0.8 / height, bottom=0.4 / height, hspace=0.45)
         FigureCanvasAgg(figure)
         axes_list = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
         for axes, panel in zip(axes_list, panels, strict=True):
             _panel(axes, panel, name, report.start, report.end)
             axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S", tz=UTC))
-        figure.suptitle(f"{CHART_TITLES[name]}, stack {report.stack}, window {report.window}", fontsize=11)
+        figure.suptitle(
+            f"{CHART_TITLES[name]}, stack {report.stack}, window {report.window} (times in UTC)", fontsize=11
+        )
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
         images[name] = buffer.getvalue()
