@@ -8,24 +8,19 @@ selectors never change (a selector change would replace the Deployment).
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.gating import GateTarget, declare_gate
-from components.podspec import standard_labels
 from components.settings import Colour
 from components.workload import (
     WorkloadArgs,
+    declare_deployment,
     declare_disruption_budget,
     declare_service,
-    deployment_spec,
     selector_labels,
+    track_selector,
 )
 
 COLOURS: tuple[Colour, Colour] = ("blue", "green")
-
-
-def colour_selector(app_name: str, colour: Colour) -> dict[str, str]:
-    return {**selector_labels(app_name), "version": colour}
 
 
 class BlueGreenRelease(pulumi.ComponentResource):
@@ -44,27 +39,20 @@ class BlueGreenRelease(pulumi.ComponentResource):
         deployments = {}
         for colour in COLOURS:
             idle_and_parked = plan.scale_down_idle and colour == plan.idle
-            deployments[colour] = k8s.apps.v1.Deployment(
+            deployments[colour] = declare_deployment(
                 f"{name}-{colour}",
-                metadata={
-                    "name": f"{app_name}-{colour}",
-                    "namespace": args.namespace,
-                    "labels": {**standard_labels(app_name, args.pod.environment, "web"), "version": colour},
-                },
-                spec=deployment_spec(
-                    args,
-                    image=app.colour_image(colour),
-                    replicas=0 if idle_and_parked else app.replicas,
-                    selector=colour_selector(app_name, colour),
-                    track=colour,
-                ),
+                args,
+                track=colour,
+                image=app.colour_image(colour),
+                replicas=0 if idle_and_parked else app.replicas,
+                selector=track_selector(app_name, colour),
                 opts=child,
             )
         preview = declare_service(
             name,
             args,
             service_name=f"{app_name}-preview",
-            selector=colour_selector(app_name, plan.idle),
+            selector=track_selector(app_name, plan.idle),
             role="preview",
             opts=child,
         )
@@ -84,7 +72,7 @@ class BlueGreenRelease(pulumi.ComponentResource):
             name,
             args,
             service_name=app_name,
-            selector=colour_selector(app_name, plan.active),
+            selector=track_selector(app_name, plan.active),
             role="live",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[preview_gate] if preview_gate else []),
         )

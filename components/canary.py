@@ -8,17 +8,17 @@ weight change edits two numbers in the VirtualService and nothing else.
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import istio
 from components.gating import CANARY_HEADERS, GateTarget, declare_gate
-from components.podspec import standard_labels
 from components.workload import (
     WorkloadArgs,
+    declare_deployment,
     declare_disruption_budget,
     declare_service,
-    deployment_spec,
+    object_metadata,
     selector_labels,
+    track_selector,
 )
 
 TRACKS = ("stable", "canary")
@@ -34,7 +34,7 @@ def routing(args: WorkloadArgs) -> tuple[istio.DestinationRuleSpec, istio.Virtua
 
     rule = istio.DestinationRuleSpec(
         host=app_name,
-        subsets=[istio.Subset(track, {**selector_labels(app_name), "version": track}) for track in TRACKS],
+        subsets=[istio.Subset(track, track_selector(app_name, track)) for track in TRACKS],
         traffic_policy=istio.TrafficPolicy(istio.LoadBalancerSettings("LEAST_REQUEST")),
     )
     # Retry only failures that never reached the app: retrying 5xx would hide canary errors
@@ -84,15 +84,13 @@ class CanaryRelease(pulumi.ComponentResource):
         }
         deployments = {}
         for track, (image, replicas) in tracks.items():
-            selector = {**selector_labels(app_name), "version": track}
-            deployments[track] = k8s.apps.v1.Deployment(
+            deployments[track] = declare_deployment(
                 f"{name}-{track}",
-                metadata={
-                    "name": f"{app_name}-{track}",
-                    "namespace": args.namespace,
-                    "labels": {**standard_labels(app_name, args.pod.environment, "web"), "version": track},
-                },
-                spec=deployment_spec(args, image=image, replicas=replicas, selector=selector, track=track),
+                args,
+                track=track,
+                image=image,
+                replicas=replicas,
+                selector=track_selector(app_name, track),
                 opts=child,
             )
         service = declare_service(
@@ -100,11 +98,7 @@ class CanaryRelease(pulumi.ComponentResource):
         )
         declare_disruption_budget(name, args, selector_labels(app_name), child)
         rule_spec, service_spec = routing(args)
-        metadata: k8s.meta.v1.ObjectMetaArgsDict = {
-            "name": app_name,
-            "namespace": args.namespace,
-            "labels": standard_labels(app_name, args.pod.environment, "routing"),
-        }
+        metadata = object_metadata(args, app_name, "routing")
         rule = istio.destination_rule(f"{name}-destination-rule", metadata, rule_spec, child)
         routes = istio.virtual_service(
             f"{name}-virtual-service",

@@ -67,6 +67,20 @@ def _assume_role_policy(service: str) -> pulumi.Output[str]:
     ).json
 
 
+def _role(
+    prefix: str, service: str, policies: tuple[str, ...], opts: pulumi.ResourceOptions
+) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+    """A role ``service`` may assume, with the given AWS-managed policies attached."""
+    role = aws.iam.Role(f"{prefix}-role", assume_role_policy=_assume_role_policy(service), opts=opts)
+    attachments = [
+        aws.iam.RolePolicyAttachment(
+            f"{prefix}-{policy}", role=role.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=opts
+        )
+        for policy in policies
+    ]
+    return role, attachments
+
+
 def kubeconfig(
     name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.Input[str], region: str
 ) -> pulumi.Output[str]:
@@ -121,18 +135,7 @@ class EksCluster(pulumi.ComponentResource):
         settings = args.settings
         public_subnets, private_subnets = self._network(name, settings, child)
 
-        cluster_role = aws.iam.Role(
-            f"{name}-cluster-role", assume_role_policy=_assume_role_policy("eks.amazonaws.com"), opts=child
-        )
-        attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-cluster-{policy}",
-                role=cluster_role.name,
-                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
-                opts=child,
-            )
-            for policy in CLUSTER_POLICIES
-        ]
+        cluster_role, attachments = _role(f"{name}-cluster", "eks.amazonaws.com", CLUSTER_POLICIES, child)
         secrets_key = aws.kms.Key(
             f"{name}-secrets-key",
             description=f"{name}: envelope encryption of Kubernetes Secrets",
@@ -158,18 +161,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
         )
 
-        node_role = aws.iam.Role(
-            f"{name}-node-role", assume_role_policy=_assume_role_policy("ec2.amazonaws.com"), opts=child
-        )
-        node_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}",
-                role=node_role.name,
-                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
-                opts=child,
-            )
-            for policy in NODE_POLICIES
-        ]
+        node_role, node_attachments = _role(f"{name}-node", "ec2.amazonaws.com", NODE_POLICIES, child)
         for group_name, group in settings.node_groups.items():
             aws.eks.NodeGroup(
                 f"{name}-nodes-{group_name}",

@@ -11,67 +11,34 @@ from typing import Any, Final, Literal
 Environment = Literal["dev", "test", "staging", "production"]
 ENVIRONMENTS: Final[tuple[Environment, ...]] = ("dev", "test", "staging", "production")
 
-_PROBES: Final[dict[str, Any]] = {
+# Strategies as the CD guide chooses them: production blue/green (critical, zero downtime), staging
+# canary, dev and test rolling. Production's pod and rollout are the guide's exactly; staging runs
+# fewer replicas of the same pod; dev and test run small pods.
+_GUIDE_POD: Final[dict[str, Any]] = {
+    "containerPort": 8080,
+    "servicePort": 80,
+    "resources": {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": "500m", "memory": "512Mi"},
+    },
     "liveness": {"path": "/health", "initialDelaySeconds": 30, "periodSeconds": 10},
     "readiness": {"path": "/ready", "initialDelaySeconds": 5, "periodSeconds": 5},
 }
+_SMALL_POD: Final[dict[str, Any]] = {
+    **_GUIDE_POD,
+    "resources": {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "250m", "memory": "256Mi"},
+    },
+}
+# Never take a serving replica down during a rollout where there are few of them.
+_CAUTIOUS_ROLLOUT: Final[dict[str, Any]] = {"maxSurge": 1, "maxUnavailable": 0}
 
-# Strategies as the CD guide chooses them: production blue/green (critical, zero downtime), staging
-# canary, dev and test rolling. Production values are the guide's exactly; staging runs fewer replicas of the same shape;
-# dev and test run small pods and never take a serving replica down during a rollout.
 WORKLOAD_DEFAULTS: Final[dict[Environment, dict[str, Any]]] = {
-    "production": {
-        "strategy": "blue-green",
-        "replicas": 6,
-        "containerPort": 8080,
-        "servicePort": 80,
-        "maxSurge": 2,
-        "maxUnavailable": 1,
-        "resources": {
-            "requests": {"cpu": "250m", "memory": "256Mi"},
-            "limits": {"cpu": "500m", "memory": "512Mi"},
-        },
-        **_PROBES,
-    },
-    "staging": {
-        "strategy": "canary",
-        "replicas": 3,
-        "containerPort": 8080,
-        "servicePort": 80,
-        "maxSurge": 1,
-        "maxUnavailable": 0,
-        "resources": {
-            "requests": {"cpu": "250m", "memory": "256Mi"},
-            "limits": {"cpu": "500m", "memory": "512Mi"},
-        },
-        **_PROBES,
-    },
-    "test": {
-        "strategy": "rolling",
-        "replicas": 2,
-        "containerPort": 8080,
-        "servicePort": 80,
-        "maxSurge": 1,
-        "maxUnavailable": 0,
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"cpu": "250m", "memory": "256Mi"},
-        },
-        **_PROBES,
-    },
-    "dev": {
-        "strategy": "rolling",
-        "replicas": 1,
-        "containerPort": 8080,
-        "servicePort": 80,
-        "maxSurge": 1,
-        "maxUnavailable": 0,
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"cpu": "250m", "memory": "256Mi"},
-        },
-        **_PROBES,
-    },
+    "production": {"strategy": "blue-green", "replicas": 6, "maxSurge": 2, "maxUnavailable": 1, **_GUIDE_POD},
+    "staging": {"strategy": "canary", "replicas": 3, **_CAUTIOUS_ROLLOUT, **_GUIDE_POD},
+    "test": {"strategy": "rolling", "replicas": 2, **_CAUTIOUS_ROLLOUT, **_SMALL_POD},
+    "dev": {"strategy": "rolling", "replicas": 1, **_CAUTIOUS_ROLLOUT, **_SMALL_POD},
 }
 
 # Namespace ResourceQuota per environment. Sized for two full copies of every app (blue/green and

@@ -33,6 +33,11 @@ def selector_labels(app_name: str) -> dict[str, str]:
     return {"app": app_name}
 
 
+def track_selector(app_name: str, track: str) -> dict[str, str]:
+    """Selects one release track's pods (a colour, stable or canary)."""
+    return {**selector_labels(app_name), "version": track}
+
+
 def deployment_spec(
     args: WorkloadArgs, *, image: str, replicas: int | None, selector: dict[str, str], track: str
 ) -> k8s.apps.v1.DeploymentSpecArgsDict:
@@ -59,6 +64,35 @@ def deployment_spec(
     return spec
 
 
+def object_metadata(
+    args: WorkloadArgs, object_name: str, component: str = "web", **extra_labels: str
+) -> k8s.meta.v1.ObjectMetaArgsDict:
+    """Name, namespace and the standard labels of one of the app's objects."""
+    labels = {**standard_labels(args.pod.app_name, args.pod.environment, component), **extra_labels}
+    return {"name": object_name, "namespace": args.namespace, "labels": labels}
+
+
+def declare_deployment(
+    resource_name: str,
+    args: WorkloadArgs,
+    *,
+    track: str,
+    image: str,
+    replicas: int | None,
+    selector: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    object_name: str | None = None,
+) -> k8s.apps.v1.Deployment:
+    """A Deployment of the app's pod on one release track (stable, canary, a colour)."""
+    version = {"version": selector["version"]} if "version" in selector else {}
+    return k8s.apps.v1.Deployment(
+        resource_name,
+        metadata=object_metadata(args, object_name or f"{args.pod.app_name}-{track}", **version),
+        spec=deployment_spec(args, image=image, replicas=replicas, selector=selector, track=track),
+        opts=opts,
+    )
+
+
 def managed_replicas(app: AppSettings) -> int | None:
     """Replicas to declare; None when an autoscaler owns the count (so `up` never fights it)."""
     return None if app.autoscaling else app.replicas
@@ -76,11 +110,7 @@ def declare_service(
     """A ClusterIP Service on the app's port, selecting ``selector``."""
     return k8s.core.v1.Service(
         f"{name}-{role}",
-        metadata={
-            "name": service_name,
-            "namespace": args.namespace,
-            "labels": standard_labels(args.pod.app_name, args.pod.environment, "web"),
-        },
+        metadata=object_metadata(args, service_name),
         spec={
             "type": "ClusterIP",
             "selector": selector,
@@ -103,11 +133,7 @@ def declare_disruption_budget(
     """Voluntary disruptions (node drains, upgrades) take at most one pod at a time."""
     return k8s.policy.v1.PodDisruptionBudget(
         f"{name}-pdb",
-        metadata={
-            "name": args.pod.app_name,
-            "namespace": args.namespace,
-            "labels": standard_labels(args.pod.app_name, args.pod.environment, "web"),
-        },
+        metadata=object_metadata(args, args.pod.app_name),
         spec={"max_unavailable": 1, "selector": {"match_labels": selector}},
         opts=opts,
     )
@@ -124,22 +150,15 @@ class Workload(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         app_name = args.pod.app_name
         selector = selector_labels(app_name)
-        metadata: k8s.meta.v1.ObjectMetaArgsDict = {
-            "name": app_name,
-            "namespace": args.namespace,
-            "labels": standard_labels(app_name, args.pod.environment, "web"),
-        }
-        deployment = k8s.apps.v1.Deployment(
+        deployment = declare_deployment(
             f"{name}-deployment",
-            metadata=metadata,
-            spec=deployment_spec(
-                args,
-                image=args.app.image,
-                replicas=managed_replicas(args.app),
-                selector=selector,
-                track="stable",
-            ),
+            args,
+            track="stable",
+            image=args.app.image,
+            replicas=managed_replicas(args.app),
+            selector=selector,
             opts=child,
+            object_name=app_name,
         )
         service = declare_service(
             name, args, service_name=app_name, selector=selector, role="service", opts=child
@@ -169,11 +188,7 @@ def declare_autoscaler(
     assert scaling is not None
     return k8s.autoscaling.v2.HorizontalPodAutoscaler(
         f"{name}-hpa",
-        metadata={
-            "name": deployment_name,
-            "namespace": args.namespace,
-            "labels": standard_labels(args.pod.app_name, args.pod.environment, "web"),
-        },
+        metadata=object_metadata(args, deployment_name),
         spec={
             "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": deployment_name},
             "min_replicas": scaling.min_replicas,
