@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from rollout.cli import main
 from tests.release import fixtures as fx
 from tests.release.conftest import FakeCli
@@ -105,7 +107,8 @@ def test_production_asks_and_a_no_changes_nothing(fake: FakeCli) -> None:
     assert result.code == 0 and fake.up_messages() == ["rollback to version 7 (from 8)"]
 
 
-def test_through_main_stdin_is_no_terminal(fake: FakeCli, monkeypatch: object) -> None:
+def test_through_main_stdin_is_no_terminal(fake: FakeCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))  # a pipe, as in CI: never taken as approval
     out, err = io.StringIO(), io.StringIO()
     code = main(
         ["--cwd", str(fake.project), "rollback", "--stack", "production", "--previous"], out=out, err=err
@@ -124,10 +127,7 @@ def test_undecryptable_secret_refuses_and_changes_nothing(fake: FakeCli) -> None
     assert fake.writes() == []
 
 
-def test_without_passphrase_refuses_and_says_how(fake: FakeCli, monkeypatch: object) -> None:
-    import pytest
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+def test_without_passphrase_refuses_and_says_how(fake: FakeCli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
     result = fake.run("rollback", "--stack", "production", "--previous", "--yes")
     assert result.code == 2
@@ -211,10 +211,7 @@ def test_dev_needs_no_approval(fake: FakeCli) -> None:
     assert fake.up_messages() == ["rollback to version 1 (from 2)"]
 
 
-def test_history_table_and_json_need_no_passphrase(fake: FakeCli, monkeypatch: object) -> None:
-    import pytest
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+def test_history_table_and_json_need_no_passphrase(fake: FakeCli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
     result = fake.run("history", "--stack", "production")
     assert result.code == 0, result.err
