@@ -30,13 +30,14 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.settings import GATE_SECRET_KEYS
 from gates.results import Evaluation
 from gates.runner import Secrets, build_runtime, run_gate, secrets_from_env
 from gates.spec import GateSpec, SpecError, parse_spec, spec_to_data
 
-PROMETHEUS_TOKEN_KEY = "prometheusToken"
+PROMETHEUS_TOKEN_KEY = GATE_SECRET_KEYS[0]
 """Stack config key (in the project's namespace) of the Prometheus bearer token (secret)."""
-WEBHOOK_URL_KEY = "gateWebhookUrl"
+WEBHOOK_URL_KEY = GATE_SECRET_KEYS[1]
 """Stack config key (in the project's namespace) of the notification webhook URL (secret)."""
 
 _log = logging.getLogger(__name__)

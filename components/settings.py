@@ -43,12 +43,15 @@ from components.validation import (
 PROJECT: Final = "flutter-app"
 DEFAULT_APP: Final = "flutter-app"
 # Credentials: secret config only (`pulumi config set --secret`), never part of the plain settings.
+# Read by the HealthGate provider in its own process (components/health_gate.py), never by the
+# program; like every credential they must be secret.
+GATE_SECRET_KEYS: Final = ("prometheusToken", "gateWebhookUrl")
 SECRET_KEYS: Final[dict[str, str]] = {
     "firebaseApiKey": "FIREBASE_API_KEY",
     "databasePassword": "DATABASE_PASSWORD",
 }
 # Keys whose stack value is YAML structure; the engine hands them to the program as JSON text.
-_STRUCTURED_KEYS: Final = frozenset({"apps", "cluster", "logSinks"})
+_STRUCTURED_KEYS: Final = frozenset({"apps", "cluster", "logSinks", "reportThresholds"})
 
 Strategy = Literal["rolling", "blue-green", "canary"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -435,6 +438,8 @@ class StackSettings(_Model):
     analytics_enabled: Bool
     apps: Annotated[dict[DnsLabel, AppSettings], Field(min_length=1)]
     cluster: ClusterSettings
+    report_thresholds: dict[str, Any] = Field(default_factory=dict)
+    """Alert thresholds of `rollout report`, which validates them (rollout/monitoring/alerts.py)."""
 
     @model_validator(mode="after")
     def _istio_for_canaries(self) -> StackSettings:
@@ -585,8 +590,9 @@ def load(stack: str | None = None) -> Settings:
     config = pulumi.Config(PROJECT)
     prefix = f"{PROJECT}:"
     keys = sorted(k.removeprefix(prefix) for k in CONFIG.get() if k.startswith(prefix))
-    raw, problems = _read_raw(config, [k for k in keys if k not in SECRET_KEYS])
-    for key in SECRET_KEYS:
+    credentials = (*SECRET_KEYS, *GATE_SECRET_KEYS)
+    raw, problems = _read_raw(config, [k for k in keys if k not in credentials])
+    for key in credentials:
         if key in keys and not is_config_secret(f"{prefix}{key}"):
             problems.append(
                 Problem(

@@ -254,3 +254,11 @@ def test_two_apps_in_one_stack(project: Path) -> None:
     run = run_stack(project, "test")
     names = sorted(r.inputs["metadata"]["name"] for r in by_type(run, "kubernetes:apps/v1:Deployment"))
     assert names == ["api", "flutter-app"]
+
+
+def test_gate_credentials_are_accepted_as_secrets_only(project: Path) -> None:
+    edit_stack(project, "staging", lambda c: c.update({"flutter-app:gateWebhookUrl": {"secure": "v1:AAAA"}}))
+    run_stack(project, "staging", secrets={"flutter-app:gateWebhookUrl": "https://hooks.invalid/x"})
+    edit_stack(project, "staging", lambda c: c.update({"flutter-app:prometheusToken": "plain-token"}))
+    with pytest.raises(ConfigError, match="flutter-app:prometheusToken: is a credential stored in plaintext"):
+        run_stack(project, "staging")
