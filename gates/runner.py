@@ -268,6 +268,7 @@ def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
     streaks = Streaks()
     verdict: Verdict | None = None
     held = 0.0
+    warming_up = True
     end = spec.duration
     for k in range(spec.max_evaluations):
         target = k * spec.interval
@@ -284,8 +285,12 @@ def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
         evaluation = evaluate(spec, runtime, k + 1, offset)
         evaluations.append(evaluation)
         streaks = streaks.after(evaluation.status)
-        if spec.sequential_mode and evaluation.status is Status.INCONCLUSIVE:
+        if evaluation.status is not Status.INCONCLUSIVE:
+            warming_up = False
+        elif spec.sequential_mode and not warming_up:
             # Hold: no evidence either way, so the gate watches that much longer (up to max_hold).
+            # Not while warming up (no scrape of the new traffic yet): the counts cover the gate's
+            # whole elapsed time, so nothing from those first seconds is lost.
             held += spec.interval
             end = spec.duration + min(held, spec.max_hold)
         if runtime.on_evaluation is not None:

@@ -3,6 +3,9 @@ scraping it every second, and the gate's own HTTP probes. Gates run for a few se
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from typing import Any
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from gates.report import GateReport
 from gates.runner import Secrets, build_runtime, run_gate
 from gates.spec import parse_spec
+from gates.templates import render
 from tests.support.app import FaultyApp, free_port
 from tests.support.prometheus import Prometheus
 
@@ -150,3 +154,95 @@ def test_bad_promql_is_an_explicit_error(prometheus: Prometheus) -> None:
     )
     assert report.verdict.status == "inconclusive"
     assert "check typo: Prometheus query error (HTTP 400, bad_data): " in report.verdict.reason
+
+
+# --- mode: sequential against the real Prometheus -------------------------------------------
+
+
+def wait_scraped(prometheus: Prometheus, selector: str, samples: int = 3, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = prometheus.query(f"min(count_over_time(http_requests_total{{{selector}}}[1m]))")
+        if result and float(str(result[0]["value"][1])) >= samples:  # type: ignore[index]
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"{selector} not scraped {samples} times in {timeout} s")
+
+
+def value(prometheus: Prometheus, promql: str) -> float:
+    result = prometheus.query(promql)
+    assert len(result) == 1, (promql, result)
+    return float(str(result[0]["value"][1]))  # type: ignore[index]
+
+
+def test_count_templates_return_the_increase_over_the_window(
+    monitored_app: tuple[FaultyApp, str], prometheus: Prometheus
+) -> None:
+    app, job = monitored_app
+    app.faults.error_every = 4
+    time.sleep(6)  # 6 s of traffic with every 4th request answering 500
+    params = {"job": job, "window": "5s"}
+    requests_ = value(prometheus, render("requests-increase", params))
+    errors = value(prometheus, render("errors-increase", params))
+    samples = value(prometheus, render("request-samples", params))
+    # The traffic thread sends ~15 requests/s; 5 s hold 4-6 one-second scrapes.
+    assert 20 < requests_ < 200
+    assert errors == pytest.approx(requests_ / 4, rel=0.35)
+    assert 3 <= samples <= 6
+    nobody = {"job": "nobody", "window": "5s"}
+    assert prometheus.query(render("requests-increase", nobody)) == []  # no traffic: no data
+    assert value(prometheus, render("errors-increase", nobody)) == 0  # no 5xx: 0 (or vector(0))
+
+
+def versioned(prometheus: Prometheus, job: str, apps: dict[str, FaultyApp]) -> None:
+    """Scrape each app as ``job`` with its own ``version`` label (file-based discovery)."""
+    targets = [
+        {"targets": [f"127.0.0.1:{a.port}"], "labels": {"job": job, "version": v}} for v, a in apps.items()
+    ]
+    path = prometheus.targets / f"{job}.json"
+    path.with_suffix(".tmp").write_text(json.dumps(targets))
+    os.replace(path.with_suffix(".tmp"), path)
+    for version in apps:
+        wait_scraped(prometheus, f'job="{job}",version="{version}"')
+
+
+@pytest.mark.parametrize(("error_every", "verdict"), [(2, "fail"), (0, "pass")])
+def test_sequential_gate_compares_canary_with_stable(
+    prometheus: Prometheus, error_every: int, verdict: str
+) -> None:
+    job = f"seq-{os.getpid()}-{error_every}"
+    stable, canary = FaultyApp(), FaultyApp()
+    try:
+        canary.faults.error_every = error_every
+        for a in (stable, canary):
+            a.start_traffic()
+        versioned(prometheus, job, {"stable": stable, "canary": canary})
+        spec = parse_spec(
+            {
+                "interval": 1,
+                "duration": 6,
+                "prometheus": {"url": prometheus.url, "timeout": 2},
+                "checks": [
+                    {"name": "errors", "template": "error-rate", "params": {"job": job, "version": "canary"}}
+                ],
+            }
+        )
+        report = run_gate(spec, build_runtime(spec, Secrets()))
+    finally:
+        prometheus.forget(job)
+        for a in (stable, canary):
+            a.stop()
+    assert report.verdict.status == verdict, report.verdict.reason
+    decided = [e for e in report.evaluations if e.sequential]
+    assert decided, "no evaluation weighed any counts"
+    state = decided[-1].sequential[0]
+    assert state.reference == "baseline" and state.baseline_requests and state.canary_requests > 0
+    if verdict == "fail":
+        # A stable without errors counts as min_error_rate (0.1 %).
+        assert (
+            "at least 3x worse" in report.verdict.reason and "vs stable 0.1 % (0 of" in report.verdict.reason
+        )
+    else:
+        # A perfect canary against a perfect stable: no evidence against it, so the gate passes
+        # when its duration ends (too little traffic to accept early at 15 requests/s).
+        assert report.verdict.reason.startswith(("passed:", "passed early"))
