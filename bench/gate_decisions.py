@@ -31,7 +31,7 @@ from gates.runner import GateRuntime, count_queries, is_sequential, run_gate
 from gates.sequential import wald_expected_samples
 from gates.spec import GateSpec, parse_spec
 
-POLICIES = ("guide", "flagger", "argo", "ours", "ours-threshold")
+POLICIES = ("guide", "flagger", "argo", "ours", "ours-threshold", "oracle-sprt")
 ALPHA = BETA = 0.01
 DEFAULT_SEEDS = 200
 RESULTS = Path(__file__).parent / "results"
@@ -142,6 +142,34 @@ def argo(trace: Trace) -> Outcome:
         return Outcome("rollback", min(rollbacks))
     if all(m.action == "promote" for m in metrics):
         return Outcome("promote", max(m.at for m in metrics))
+    return Outcome("none", traces.HORIZON)
+
+
+# --- a reference, not a policy -----------------------------------------------------------------
+ORACLE_INTERVAL = 10.0
+
+
+def oracle_sprt(trace: Trace) -> Outcome:
+    """Wald's SPRT told the true healthy and bad error rates, fed the exact canary counts of the
+    last scrape (no extrapolation, no baseline to estimate) every 10 s like ``ours``: the best any
+    gate reading Prometheus could do on this trace. Error-rate cases only."""
+    case = trace.case
+    if not case.bad or case.latency != traces.LATENCY_HEALTHY:
+        return Outcome("none", traces.HORIZON)
+    p0, p1 = traces.HEALTHY_ERROR, case.mean_error
+    upper, lower = math.log((1 - BETA) / ALPHA), math.log(BETA / (1 - ALPHA))
+    per_error, per_success = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+    for k in range(int(traces.HORIZON / ORACLE_INTERVAL) + 1):
+        t = k * ORACLE_INTERVAL
+        seen = [i for i, time in enumerate(trace.times) if time <= t and trace.canary.present[i]]
+        if not seen:
+            continue
+        n, e = trace.canary.requests[seen[-1]], trace.canary.errors[seen[-1]]
+        llr = e * per_error + (n - e) * per_success
+        if llr >= upper:
+            return Outcome("rollback", t)
+        if llr <= lower:
+            return Outcome("promote", t)
     return Outcome("none", traces.HORIZON)
 
 
@@ -292,10 +320,13 @@ def run_case(args: tuple[str, int, int]) -> tuple[str, dict[str, dict[str, Any]]
         "argo": argo,
         "ours": lambda t: gate(specs["ours"], t),
         "ours-threshold": lambda t: gate(specs["ours-threshold"], t),
+        "oracle-sprt": oracle_sprt,
     }
     rows = {
         policy: summarise(case, trace_list, [runners[policy](t) for t in trace_list]) for policy in POLICIES
     }
+    if sprt_floor(case, level) is None:  # the oracle only knows error-rate cases
+        rows["oracle-sprt"] = {key: None for key in rows["oracle-sprt"]}
     return case_name(case, level), rows
 
 
@@ -315,7 +346,8 @@ def run(seeds: int, workers: int) -> dict[str, Any]:
     for policy in POLICIES:
         kept = [r for r in policies[policy].values() if r["false_rollback_rate"] is not None]
         total = sum(r["traces"] for r in kept)
-        healthy[policy] = round(sum(r["false_rollback_rate"] * r["traces"] for r in kept) / total, 4)
+        if total:
+            healthy[policy] = round(sum(r["false_rollback_rate"] * r["traces"] for r in kept) / total, 4)
     return {
         "settings": {
             "seeds_per_case": seeds,
@@ -374,14 +406,17 @@ def markdown(document: dict[str, Any]) -> str:
     for name in names:
         if policies[POLICIES[0]][name]["false_rollback_rate"] is None:
             continue
-        cells = [
-            f"{100 * policies[p][name]['false_rollback_rate']:.1f} %, {_cell(policies[p][name]['promote_median_s'])}"
-            for p in POLICIES
-        ]
+        cells = []
+        for p in POLICIES:
+            row = policies[p][name]
+            rate = row["false_rollback_rate"]
+            cells.append("-" if rate is None else f"{100 * rate:.1f} %, {_cell(row['promote_median_s'])}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     overall = document["false_rollback_rate_all_healthy"]
     lines.append(
-        "| **all healthy traces** | " + " | ".join(f"**{100 * overall[p]:.2f} %**" for p in POLICIES) + " |"
+        "| **all healthy traces** | "
+        + " | ".join(f"**{100 * overall[p]:.2f} %**" if p in overall else "-" for p in POLICIES)
+        + " |"
     )
     probe = document.get("probe_overhead")
     if probe:

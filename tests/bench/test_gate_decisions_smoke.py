@@ -13,7 +13,9 @@ FIGURES = {"detect_median_s", "detect_p95_s", "bad_requests", "false_rollback_ra
 
 
 def test_quick_run_writes_the_results_shape(tmp_path: Path) -> None:
-    code = gate_decisions.main(["--seeds", "3", "--workers", "1", "--probe-targets", "10", "--out", str(tmp_path)])
+    code = gate_decisions.main(
+        ["--seeds", "3", "--workers", "1", "--probe-targets", "10", "--out", str(tmp_path)]
+    )
     assert code == 0
     document = json.loads((tmp_path / "gate_decisions.json").read_text())
     cases = {f"{c.name}@{level}rps" for c in CASES for level in LEVELS}
@@ -21,7 +23,9 @@ def test_quick_run_writes_the_results_shape(tmp_path: Path) -> None:
     for policy, rows in document["policies"].items():
         assert set(rows) == cases, policy
         for name, row in rows.items():
-            assert FIGURES <= set(row), (policy, name)
+            assert set(row) >= FIGURES, (policy, name)
+            if policy == "oracle-sprt":  # a reference for error-rate cases only
+                continue
             bad = next(c for c in CASES if name.startswith(f"{c.name}@")).bad
             assert (row["false_rollback_rate"] is None) == bad
             assert (row["promote_median_s"] is None) == bad or row["promote_median_s"] is None
