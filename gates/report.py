@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gates.results import Evaluation, NotificationStats, Verdict, fmt, redact_url
-from gates.spec import GateSpec
+from gates.spec import SEQUENTIAL_TEMPLATE, GateSpec
 
 SCHEMA_VERSION = 1
 MASK = "[secret]"
@@ -49,6 +49,9 @@ class GateReport:
                 "failure_limit": spec.failure_limit,
                 "inconclusive_limit": spec.inconclusive_limit,
                 "on_no_data": spec.on_no_data,
+                "mode": spec.mode,
+                "max_hold": spec.max_hold if spec.sequential_mode else None,
+                "sequential": spec.sequential.model_dump() if spec.sequential_mode else None,
                 "probes": [
                     # Header names only: a header value may be a credential.
                     {
@@ -61,7 +64,16 @@ class GateReport:
                 ],
                 "prometheus": redact_url(spec.prometheus.url) if spec.prometheus else None,
                 "checks": [
-                    {"name": c.name, "query": c.promql, "max": c.limits[0], "min": c.limits[1]}
+                    {
+                        "name": c.name,
+                        "query": c.promql,
+                        "max": c.limits[0],
+                        "min": c.limits[1],
+                        # sequential: judged from increase() counts, not from `query` and limits
+                        "decision": "sequential"
+                        if spec.sequential_mode and c.template == SEQUENTIAL_TEMPLATE
+                        else "threshold",
+                    }
                     for c in spec.checks
                 ],
             },
@@ -74,6 +86,7 @@ class GateReport:
                     "reason": e.reason,
                     "probes": [{**asdict(p), "status": p.status.value} for p in e.probes],
                     "checks": [{**asdict(c), "status": c.status.value} for c in e.checks],
+                    "sequential": [{**asdict(r), "decision": r.decision.value} for r in e.sequential],
                 }
                 for e in self.evaluations
             ],
@@ -128,6 +141,13 @@ def to_markdown(report: GateReport, secrets: Iterable[str | None] = ()) -> str:
         f"- Ended: {report.ended_at}",
         f"- Every {fmt(spec.interval)} s for {fmt(spec.duration)} s; failure_limit {spec.failure_limit}, "
         f"inconclusive_limit {spec.inconclusive_limit}, on_no_data {spec.on_no_data}",
+        f"- Mode: {spec.mode}"
+        + (
+            f" (error probability {fmt(spec.sequential.error_probability)}, min_ratio "
+            f"{fmt(spec.sequential.min_ratio)}, max_hold {fmt(spec.max_hold)} s)"
+            if spec.sequential_mode
+            else ""
+        ),
         f"- Evaluations: {len(report.evaluations)}",
     ]
     if report.notifications is not None:

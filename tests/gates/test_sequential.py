@@ -301,3 +301,20 @@ def test_holding_is_bounded_and_never_passes_without_evidence() -> None:
     assert report.verdict.status == "inconclusive"
     assert "inconclusive_limit 6" in report.verdict.reason
     assert len(report.evaluations) == 6
+
+
+def test_the_report_states_the_mode_and_the_evidence() -> None:
+    import json
+
+    from gates.report import to_json, to_markdown
+
+    report = run(World(canary_error=0.05))
+    document = json.loads(to_json(report))
+    assert (document["settings"]["mode"], document["settings"]["checks"][0]["decision"]) == (
+        "sequential",
+        "sequential",
+    )
+    assert document["settings"]["checks"][1]["decision"] == "threshold"
+    last = document["evaluations"][-1]["sequential"][0]
+    assert last["decision"] == "reject" and last["reference"] == "baseline" and last["canary_requests"] > 0
+    assert "- Mode: sequential (error probability 0.01, min_ratio 3, max_hold 300 s)" in to_markdown(report)
