@@ -60,7 +60,9 @@ def render_stack(project_dir: Path, stack: str, pack_dir: Path) -> Rendered:
     try:
         config = load_stack_config(project_dir, stack)
         if not (pack_dir / "PulumiPolicy.yaml").is_file():
-            raise CommandError(f"no policy pack at {pack_dir} (PulumiPolicy.yaml); point --policy-pack at one")
+            raise CommandError(
+                f"no policy pack at {pack_dir} (PulumiPolicy.yaml); point --policy-pack at one"
+            )
         run = run_program(config)
         # The policy config follows the environment the program resolved, not the stack's name.
         violations = check_policies(run, str(run.outputs.get("environment", stack)), pack_dir)
