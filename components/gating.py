@@ -46,8 +46,9 @@ class GateTarget:
     role: str
     """Names the gate: live, preview, stable or canary."""
     url: str | None
-    track: str
-    """The pods' `version` label (a colour or stable/canary), selecting their metrics."""
+    track: str | None
+    """The pods' `version` label (a colour, stable or canary) selecting their metrics; None for a
+    rolling app, whose pods carry no `version` label."""
     headers: Mapping[str, str] | None = None
     metrics: bool = True
     """Add the Prometheus checks. Off for the blue/green preview: only the gate's own probes
@@ -68,10 +69,17 @@ def gate_spec(
             probe["headers"] = dict(target.headers)
         spec["probes"] = [probe]
     if context.prometheus_url and target.metrics:
-        params = {"namespace": context.namespace, "app": app_name, "version": target.track}
+        params = {"namespace": context.namespace, "app": app_name}
+        if target.track:
+            params["version"] = target.track
         spec["prometheus"] = {"url": context.prometheus_url}
         spec["checks"] = [
-            {"name": f"{template}-{target.track}", "template": template, "params": params, "max": limit}
+            {
+                "name": f"{template}-{target.track or 'live'}",
+                "template": template,
+                "params": params,
+                "max": limit,
+            }
             for template, limit in GUIDE_CHECKS
         ]
     return spec if "probes" in spec or "checks" in spec else None

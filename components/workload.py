@@ -171,7 +171,7 @@ class Workload(pulumi.ComponentResource):
             self,
             name,
             args,
-            GateTarget("live", args.app.gate.url, "stable"),
+            GateTarget("live", args.app.gate.url, None),
             trigger={"image": args.app.image},
             depends_on=[deployment, service],
         )

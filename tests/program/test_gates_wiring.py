@@ -103,3 +103,15 @@ def test_gate_timing_from_config_reaches_the_gate(project: Path) -> None:
     )
     spec = clean(gates(run_stack(project, "staging"))["flutter-app-stable-gate"].inputs["spec"])
     assert (spec["interval"], spec["duration"]) == (15, 240)
+
+
+def test_rolling_gate_checks_select_the_app_without_a_track(project: Path) -> None:
+    # A rolling app's pods carry no `version` label: a version matcher would select nothing and
+    # leave the gate without data.
+    edit_stack(project, "test", lambda c: c.update({"flutter-app:prometheusUrl": "http://127.0.0.1:9090"}))
+    spec = clean(gates(run_stack(project, "test"))["flutter-app-live-gate"].inputs["spec"])
+    assert [c["params"] for c in spec["checks"]] == [
+        {"namespace": "flutter-app-test", "app": "flutter-app"}
+    ] * 3
+    deployment = next(r for r in run_stack(project, "test").resources if r.name == "flutter-app-deployment")
+    assert "version" not in deployment.inputs["spec"]["template"]["metadata"]["labels"]
