@@ -32,6 +32,7 @@ def routing(args: WorkloadArgs) -> tuple[istio.DestinationRuleSpec, istio.Virtua
     def to(subset: str, weight: int) -> istio.HTTPRouteDestination:
         return istio.HTTPRouteDestination(istio.Destination(app_name, subset, port), weight)
 
+    header_match = {name: istio.StringMatch(exact=value) for name, value in CANARY_HEADERS.items()}
     rule = istio.DestinationRuleSpec(
         host=app_name,
         subsets=[istio.Subset(track, track_selector(app_name, track)) for track in TRACKS],
@@ -45,18 +46,19 @@ def routing(args: WorkloadArgs) -> tuple[istio.DestinationRuleSpec, istio.Virtua
     service = istio.VirtualServiceSpec(
         hosts=[app_name, *app.canary.hosts],
         gateways=[*app.canary.gateways, "mesh"] if app.canary.gateways else [],
+        # The header route exists while a canary runs: without canary pods it could only 503.
         http=[
-            istio.HTTPRoute(
-                name="canary-header",
-                match=[
-                    istio.HTTPMatchRequest(
-                        headers={
-                            name: istio.StringMatch(exact=value) for name, value in CANARY_HEADERS.items()
-                        }
+            *(
+                [
+                    istio.HTTPRoute(
+                        name="canary-header",
+                        match=[istio.HTTPMatchRequest(headers=header_match)],
+                        route=[to("canary", 100)],
+                        retries=retries,
                     )
-                ],
-                route=[to("canary", 100)],
-                retries=retries,
+                ]
+                if app.canary_running
+                else []
             ),
             istio.HTTPRoute(
                 name="weighted",
@@ -105,11 +107,14 @@ class CanaryRelease(pulumi.ComponentResource):
             metadata,
             service_spec,
             {rule_spec.host: {s.name for s in rule_spec.subsets}},
-            pulumi.ResourceOptions(parent=self, depends_on=[rule, service]),
+            # Traffic moves only to ready pods: the provider waits for the canary Deployment (its
+            # scale-up included) before the weights change. That is also why promotion is three
+            # steps (stable image, weight 0, canary removed) and never one.
+            pulumi.ResourceOptions(parent=self, depends_on=[rule, service, deployments["canary"]]),
         )
-        # A gate after each weight step (the header route reaches the canary at any weight), and
-        # one on the stable track when its image changes (promotion).
-        if app.canary_running:
+        # A gate after each weight step. At weight 0 (before the first step, after an undo) there
+        # is nothing to judge, and a failed canary must not be judged again by the undo's `up`.
+        if app.canary_running and app.canary.weight > 0:
             declare_gate(
                 self,
                 name,
@@ -118,13 +123,16 @@ class CanaryRelease(pulumi.ComponentResource):
                 trigger={"image": tracks["canary"][0], "weight": app.canary.weight},
                 depends_on=[deployments["canary"], routes],
             )
-        declare_gate(
-            self,
-            name,
-            args,
-            GateTarget("stable", app.gate.url, "stable"),
-            trigger={"image": app.image},
-            depends_on=[deployments["stable"], routes],
-        )
+        # The stable track is gated when it serves traffic with a new image: at promotion, when
+        # the weight goes back to 0. At weight 100 it serves nothing, so there is no gate.
+        if app.canary.weight < 100:
+            declare_gate(
+                self,
+                name,
+                args,
+                GateTarget("stable", app.gate.url, "stable"),
+                trigger={"image": app.image},
+                depends_on=[deployments["stable"], routes],
+            )
         self.service_name = service.metadata.name
         self.register_outputs({"service_name": self.service_name})

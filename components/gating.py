@@ -73,6 +73,11 @@ def gate_spec(
         if target.track:
             params["version"] = target.track
         spec["prometheus"] = {"url": context.prometheus_url}
+        if target.track and target.track != "canary":
+            # Only a canary has a baseline running beside it (the stable track); elsewhere the
+            # error rate is judged against the acceptable rate. A baseline equal to the track under
+            # test means "none" (null would not survive Pulumi's serialization of the inputs).
+            spec["sequential"] = {"baseline_version": target.track, **spec.get("sequential", {})}
         spec["checks"] = [
             {
                 "name": f"{template}-{target.track or 'live'}",

@@ -197,7 +197,7 @@ class Canary(_Model):
     weight: Annotated[int, Field(ge=0, le=100)] = 0
     """Percent of requests (without the canary header) sent to the canary."""
     image: Image | None = None
-    """Image under test; unset (or equal to the app's image) means no canary is running."""
+    """Image under test; unset means no canary is running (no canary pods, no header route)."""
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
     steps: Annotated[
         list[Annotated[int, Field(ge=1, le=100)]], Field(min_length=1), AfterValidator(_steps)
@@ -310,13 +310,14 @@ class AppSettings(_Model):
                     f"{to_camel(section)} is set but strategy is {self.strategy}, not {strategy}"
                 )
         if self.canary.weight and not self.canary_running:
-            raise ValueError(f"canary.weight is {self.canary.weight} but no canary.image differs from image")
+            raise ValueError(f"canary.weight is {self.canary.weight} but no canary.image is set")
         return self
 
     @property
     def canary_running(self) -> bool:
-        """A canary image other than the stable one is deployed."""
-        return self.canary.image is not None and self.canary.image != self.image
+        """A canary is deployed (from its first step until promotion removes ``canary.image``;
+        during promotion it may equal ``image`` while it still serves traffic)."""
+        return self.canary.image is not None
 
     def colour_image(self, colour: Colour) -> str:
         """The image a blue/green colour runs."""

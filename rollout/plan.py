@@ -314,21 +314,37 @@ def _canary_steps(app_name: str, app: AppSettings, image: str, prefix: str) -> t
             Change({weight: "0"}),
         )
         steps.append(Step(f"canary {percent}%", f"{prefix}: canary {percent}%", change, undo))
-    promote_undo = Step(
-        "undo promotion",
-        f"{prefix}: promotion failed, stable image back to {_tag(app.image)}",
-        Change({app_path(app_name, "image"): app.image, weight: "0"}),
-    )
-    steps.append(
+    # Promotion in three `up`s, each moving one thing, so traffic never reaches pods that are
+    # not ready: the stable track takes the image while the canary still serves 100 %, then the
+    # weight goes back to stable (gated there), then the canary's pods go.
+    image_key = app_path(app_name, "image")
+    steps += [
         Step(
-            "promote",
-            f"{prefix}: promote canary to stable",
-            Change(
-                {app_path(app_name, "image"): image, weight: "0"}, (app_path(app_name, "canary", "image"),)
+            "promote: stable image",
+            f"{prefix}: promote, stable track to {_tag(image)}",
+            Change({image_key: image}),
+            Step(
+                "undo promotion",
+                f"{prefix}: promotion failed, stable image back to {_tag(app.image)}",
+                Change({image_key: app.image}),
             ),
-            promote_undo,
-        )
-    )
+        ),
+        Step(
+            "promote: traffic to stable",
+            f"{prefix}: promote, traffic to the stable track",
+            Change({weight: "0"}),
+            Step(
+                "undo promotion",
+                f"{prefix}: stable track failed its gate, traffic back to the canary",
+                Change({weight: "100"}),
+            ),
+        ),
+        Step(
+            "promote: remove canary",
+            f"{prefix}: promoted, canary removed",
+            Change(remove=(app_path(app_name, "canary", "image"),)),
+        ),
+    ]
     return tuple(steps)
 
 

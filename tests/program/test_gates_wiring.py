@@ -115,3 +115,36 @@ def test_rolling_gate_checks_select_the_app_without_a_track(project: Path) -> No
     ] * 3
     deployment = next(r for r in run_stack(project, "test").resources if r.name == "flutter-app-deployment")
     assert "version" not in deployment.inputs["spec"]["template"]["metadata"]["labels"]
+
+
+def test_undo_at_weight_0_does_not_judge_the_failed_canary_again(project: Path) -> None:
+    set_canary(project, image="ghcr.io/example/flutter-app:1.5.0", weight=0)
+    assert sorted(gates(run_stack(project, "staging"))) == ["flutter-app-stable-gate"]
+
+
+def test_promotion_gates_the_stable_track_when_traffic_returns_to_it(project: Path) -> None:
+    new = "ghcr.io/example/flutter-app:1.5.0"
+
+    def promote(weight: int) -> ProgramRun:
+        edit_stack(
+            project,
+            "staging",
+            lambda c: c["flutter-app:apps"]["flutter-app"].update(
+                image=new, canary={"image": new, "weight": weight}
+            ),
+        )
+        return run_stack(project, "staging")
+
+    # Stable image set while the canary serves 100 %: the stable track serves nothing, no gate.
+    assert sorted(gates(promote(100))) == ["flutter-app-canary-gate"]
+    # Weight back to 0: the stable track (new image) is gated.
+    stable = gates(promote(0))["flutter-app-stable-gate"]
+    assert clean(stable.inputs["trigger"]) == {"image": new}
+
+
+def test_only_the_canary_gate_compares_with_a_baseline(project: Path) -> None:
+    live = clean(gates(run_stack(ROOT, "production"))["flutter-app-live-gate"].inputs["spec"])
+    assert live["sequential"] == {"baseline_version": "blue"}  # itself: no baseline queries
+    set_canary(project, image="ghcr.io/example/flutter-app:1.5.0", weight=5)
+    canary = clean(gates(run_stack(project, "staging"))["flutter-app-canary-gate"].inputs["spec"])
+    assert "sequential" not in canary  # the default baseline: version stable

@@ -97,8 +97,8 @@ def test_changing_only_the_weight_changes_only_the_virtual_service(canary_at: An
 def test_no_canary_image_means_no_canary_pods_and_no_canary_traffic() -> None:
     run = run_stack(ROOT, "staging")
     assert named(run, "Deployment", "flutter-app-canary")["spec"]["replicas"] == 0
-    weighted = named(run, "VirtualService", "flutter-app")["spec"]["http"][1]["route"]
-    assert [d["weight"] for d in weighted] == [100, 0]
+    (weighted,) = named(run, "VirtualService", "flutter-app")["spec"]["http"]  # no header route
+    assert [d["weight"] for d in weighted["route"]] == [100, 0]
 
 
 def test_canary_binds_to_gateway_and_hosts_from_config(project: Path) -> None:
@@ -213,3 +213,15 @@ def test_bad_release_values_name_the_key(
         run_stack(project, stack)
     line = next(ln for ln in str(caught.value).splitlines() if f"flutter-app:{key}:" in ln)
     assert fragment in line
+
+
+def test_weights_change_only_after_the_canary_pods_are_ready(canary_at: Any) -> None:
+    run = canary_at(5)
+    routes = next(r for r in run.resources if r.name == "flutter-app-virtual-service")
+    canary = next(r for r in run.resources if r.name == "flutter-app-canary")
+    assert canary.urn in routes.dependencies
+
+
+def test_header_route_exists_only_while_a_canary_runs(canary_at: Any) -> None:
+    routes = named(canary_at(0), "VirtualService", "flutter-app")["spec"]["http"]
+    assert [r["name"] for r in routes] == ["canary-header", "weighted"]

@@ -274,7 +274,7 @@ NEW = f"{fx.IMAGE}:1.5.0"
 OLD = f"{fx.IMAGE}:1.4.2"
 
 
-def test_canary_steps_walk_each_weight_then_promote() -> None:
+def test_canary_steps_walk_each_weight_then_promote_in_three_steps() -> None:
     app = app_settings("staging", {"image": OLD})
     plan = plan_release("flutter-app", app, NEW)  # type: ignore[arg-type]
     assert plan.strategy == "canary"
@@ -283,25 +283,37 @@ def test_canary_steps_walk_each_weight_then_promote() -> None:
         "release flutter-app 1.5.0: canary 25%",
         "release flutter-app 1.5.0: canary 50%",
         "release flutter-app 1.5.0: canary 100%",
-        "release flutter-app 1.5.0: promote canary to stable",
+        "release flutter-app 1.5.0: promote, stable track to 1.5.0",
+        "release flutter-app 1.5.0: promote, traffic to the stable track",
+        "release flutter-app 1.5.0: promoted, canary removed",
     ]
     weight = app_path("flutter-app", "canary", "weight")
+    image = app_path("flutter-app", "image")
     assert dict(plan.steps[0].change.set) == {app_path("flutter-app", "canary", "image"): NEW, weight: "5"}
     assert dict(plan.steps[1].change.set) == {weight: "25"}
-    promote = plan.steps[-1].change
-    assert dict(promote.set) == {app_path("flutter-app", "image"): NEW, weight: "0"}
-    assert promote.remove == ("flutter-app:apps.flutter-app.canary.image",)
-    for step in plan.steps[:-1]:
+    for step in plan.steps[:4]:
         assert step.undo is not None and dict(step.undo.change.set) == {weight: "0"}
         assert "weight set back to 0" in step.undo.message
-    assert plan.steps[-1].undo is not None
-    assert dict(plan.steps[-1].undo.change.set)[app_path("flutter-app", "image")] == OLD
+    # Promotion moves one thing per `up`: stable image (canary still at 100 %), traffic, canary pods.
+    stable_image, traffic, removal = plan.steps[4:]
+    assert dict(stable_image.change.set) == {image: NEW} and not stable_image.change.remove
+    assert stable_image.undo is not None and dict(stable_image.undo.change.set) == {image: OLD}
+    assert dict(traffic.change.set) == {weight: "0"}
+    assert traffic.undo is not None and dict(traffic.undo.change.set) == {weight: "100"}
+    assert not removal.change.set and removal.change.remove == ("flutter-app:apps.flutter-app.canary.image",)
+    assert removal.undo is None
 
 
 def test_canary_custom_steps() -> None:
     app = app_settings("staging", {"image": OLD, "canary": {"steps": [10, 100]}})
     plan = plan_release("flutter-app", app, NEW)  # type: ignore[arg-type]
-    assert [s.name for s in plan.steps] == ["canary 10%", "canary 100%", "promote"]
+    assert [s.name for s in plan.steps] == [
+        "canary 10%",
+        "canary 100%",
+        "promote: stable image",
+        "promote: traffic to stable",
+        "promote: remove canary",
+    ]
 
 
 def test_canary_already_running_is_refused() -> None:

@@ -37,7 +37,9 @@ def test_canary_walks_every_weight_then_promotes(fake: FakeCli, webhook: Scripte
         "release flutter-app 1.5.0: canary 25%",
         "release flutter-app 1.5.0: canary 50%",
         "release flutter-app 1.5.0: canary 100%",
-        "release flutter-app 1.5.0: promote canary to stable",
+        "release flutter-app 1.5.0: promote, stable track to 1.5.0",
+        "release flutter-app 1.5.0: promote, traffic to the stable track",
+        "release flutter-app 1.5.0: promoted, canary removed",
     ]
     writes = fake.writes()
     assert writes[0] == [
@@ -53,29 +55,21 @@ def test_canary_walks_every_weight_then_promotes(fake: FakeCli, webhook: Scripte
         "--plaintext",
         f"{APP}.canary.weight=25",
     ]
-    assert writes[-3:-1] == [
-        [
-            "config",
-            "set-all",
-            "--stack",
-            "staging",
-            "--path",
-            "--plaintext",
-            f"{APP}.image={NEW}",
-            "--plaintext",
-            f"{APP}.canary.weight=0",
-        ],
+    promotion = [w for w in writes if w[0] == "config"][-3:]
+    assert promotion == [
+        ["config", "set-all", "--stack", "staging", "--path", "--plaintext", f"{APP}.image={NEW}"],
+        ["config", "set-all", "--stack", "staging", "--path", "--plaintext", f"{APP}.canary.weight=0"],
         ["config", "rm", f"{APP}.canary.image", "--stack", "staging", "--path"],
     ]
     # Every step is one config change and one up, so every step is in the stack's history.
-    assert [w[0] for w in writes] == ["config", "up"] * 4 + ["config", "config", "up"]
+    assert [w[0] for w in writes] == ["config", "up"] * 7
     assert apps(fake, "staging") == {"image": NEW, "canary": {"weight": 0}}
     history = fake.stack("staging")["history"]
     assert [h["message"] for h in history[:2]] == [
-        "release flutter-app 1.5.0: promote canary to stable",
-        "release flutter-app 1.5.0: canary 100%",
+        "release flutter-app 1.5.0: promoted, canary removed",
+        "release flutter-app 1.5.0: promote, traffic to the stable track",
     ]
-    assert "[1/5] canary 5%" in result.err and "[5/5] promote: done" in result.err
+    assert "[1/7] canary 5%" in result.err and "[7/7] promote: remove canary: done" in result.err
     assert [r.json()["status"] for r in webhook.received] == ["pass"]
     assert fx.FIREBASE_V7 not in result.out + result.err
 
@@ -109,7 +103,7 @@ def test_failed_canary_gate_undoes_traffic_first_then_exits_1(fake: FakeCli, web
     assert "traffic undone" in result.out
     (posted,) = [r.json() for r in webhook.received]
     assert posted["status"] == "fail" and posted["event"] == "release"
-    assert "step 2/5 (canary 25%) failed" in posted["reason"] and "traffic undone" in posted["reason"]
+    assert "step 2/7 (canary 25%) failed" in posted["reason"] and "traffic undone" in posted["reason"]
 
 
 def test_rollback_on_failure_then_redeploys_the_version_before_the_release(fake: FakeCli) -> None:
@@ -178,7 +172,7 @@ def test_rolling_is_one_step(fake: FakeCli) -> None:
 def test_dry_run_prints_steps_and_changes_nothing(fake: FakeCli) -> None:
     result = fake.run("release", "--stack", "staging", "--image", NEW, "--dry-run")
     assert result.code == 0
-    assert "5. promote: up --message" in result.out and fake.writes() == []
+    assert "7. promote: remove canary: up --message" in result.out and fake.writes() == []
 
 
 def test_a_bad_image_is_refused_before_the_cli_runs(fake: FakeCli) -> None:
