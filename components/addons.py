@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import istio
+from components.profiles import SIDECAR_RESOURCES
 from components.settings import Addons
 
 ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
@@ -105,7 +106,7 @@ class PlatformAddons(pulumi.ComponentResource):
             version,
             ISTIO_REPO,
             ISTIO_NAMESPACE,
-            {"pilot": {"autoscaleMin": 2}},
+            {"pilot": {"autoscaleMin": 2}, "global": {"proxy": {"resources": SIDECAR_RESOURCES}}},
             pulumi.ResourceOptions(parent=self, depends_on=[base]),
         )
         gateway = _release(

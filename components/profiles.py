@@ -78,6 +78,14 @@ QUOTAS: Final[dict[Environment, dict[str, str]]] = {
     },
 }
 
+# Istio's sidecar, as the mesh injects it into every pod of a canary namespace (istiod values
+# global.proxy.resources). Istio's own default limit is 2 CPU / 1Gi a pod, which would make a
+# namespace quota count every pod at 2.5 CPU.
+SIDECAR_RESOURCES: Final[dict[str, dict[str, str]]] = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
+
 # LimitRange: defaults for containers that set nothing (sidecars, debug pods) and a per-container cap.
 CONTAINER_LIMITS: Final[dict[str, dict[str, str]]] = {
     "defaultRequest": {"cpu": "100m", "memory": "128Mi"},

@@ -11,9 +11,11 @@ import copy
 import ipaddress
 import itertools
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, get_args, get_origin
 
 import pulumi
@@ -24,12 +26,20 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from components.profiles import CLUSTER_DEFAULTS, ENVIRONMENTS, WORKLOAD_DEFAULTS, Environment
+from components.profiles import (
+    CLUSTER_DEFAULTS,
+    ENVIRONMENTS,
+    QUOTAS,
+    SIDECAR_RESOURCES,
+    WORKLOAD_DEFAULTS,
+    Environment,
+)
 from components.validation import (
     CREDENTIAL_NAME,
     ConfigError,
@@ -437,19 +447,36 @@ class StackSettings(_Model):
     feature_analytics: Bool
     debug_mode: Bool
     analytics_enabled: Bool
-    apps: Annotated[dict[DnsLabel, AppSettings], Field(min_length=1)]
     cluster: ClusterSettings
+    apps: Annotated[dict[DnsLabel, AppSettings], Field(min_length=1)]
+    """Declared after environment and cluster: its checks read them."""
     report_thresholds: dict[str, Any] = Field(default_factory=dict)
     """Alert thresholds of `rollout report`, which validates them (rollout/monitoring/alerts.py)."""
 
-    @model_validator(mode="after")
-    def _istio_for_canaries(self) -> StackSettings:
-        canaries = sorted(name for name, app in self.apps.items() if app.strategy == "canary")
-        if canaries and not self.cluster.addons.istio:
+    @field_validator("apps")
+    @classmethod
+    def _apps_fit_the_cluster(
+        cls, apps: dict[str, AppSettings], info: ValidationInfo
+    ) -> dict[str, AppSettings]:
+        environment, cluster = info.data.get("environment"), info.data.get("cluster")
+        canaries = sorted(name for name, app in apps.items() if app.strategy == "canary")
+        if canaries and cluster is not None and not cluster.addons.istio:
             raise ValueError(
-                f"apps {', '.join(canaries)} use strategy canary, which needs cluster.addons.istio: true"
+                f"{', '.join(canaries)} use strategy canary, which needs cluster.addons.istio: true"
             )
-        return self
+        if environment in QUOTAS:
+            quota = QUOTAS[environment]
+            over = [
+                f"{key} {_fmt(used)} > {quota[key]}"
+                for key, used in peak_usage(apps.values()).items()
+                if key in quota and used > parse_quantity(quota[key])
+            ]
+            if over:
+                raise ValueError(
+                    f"at the peak of a release (surge and both tracks running) the apps need {', '.join(over)}, "
+                    f"beyond the {environment} namespace quota (components/profiles.py): lower replicas or resources"
+                )
+        return apps
 
     @property
     def uses_istio(self) -> bool:
@@ -459,6 +486,44 @@ class StackSettings(_Model):
     @property
     def namespace_name(self) -> str:
         return self.namespace or f"{PROJECT}-{self.environment}"
+
+
+def _surge(value: int | str, replicas: int) -> int:
+    return value if isinstance(value, int) else math.ceil(replicas * int(value.rstrip("%")) / 100)
+
+
+def peak_pods(app: AppSettings) -> int:
+    """The most pods an app runs at once: rollout surge, and both tracks of blue/green or canary."""
+    replicas = app.autoscaling.max_replicas if app.autoscaling else app.replicas
+    surge = _surge(app.max_surge, replicas)
+    if app.strategy == "blue-green":
+        return 2 * replicas + surge
+    if app.strategy == "canary":
+        return replicas + app.canary.replicas + surge
+    return replicas + surge
+
+
+def peak_usage(apps: Iterable[AppSettings]) -> dict[str, Decimal]:
+    """Quota-counted usage at the peak of a release of every app (Istio sidecars included)."""
+    usage = {
+        key: Decimal(0) for key in ("pods", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
+    }
+    for app in apps:
+        pods = peak_pods(app)
+        usage["pods"] += pods
+        for side in ("requests", "limits"):
+            compute = getattr(app.resources, side)
+            sidecar = SIDECAR_RESOURCES[side] if app.strategy == "canary" else {"cpu": "0", "memory": "0"}
+            for kind in ("cpu", "memory"):
+                per_pod = parse_quantity(getattr(compute, kind)) + parse_quantity(sidecar[kind])
+                usage[f"{side}.{kind}"] += pods * per_pod
+    return usage
+
+
+def _fmt(value: Decimal) -> str:
+    if value >= 2**30 and value % 2**20 == 0:
+        return f"{value / 2**30:.4g}Gi"
+    return f"{value.normalize():f}"
 
 
 @dataclass(frozen=True)

@@ -207,3 +207,13 @@ def test_bad_cluster_config_names_the_key(
         run_stack(project, stack)
     line = next(ln for ln in str(caught.value).splitlines() if key in ln)
     assert fragment in line
+
+
+def test_istio_sidecars_get_bounded_resources(production: ProgramRun) -> None:
+    istiod = next(
+        clean(r.inputs) for r in of_type(production, "kubernetes:helm.sh/v3:Release") if r.name == "istiod"
+    )
+    assert istiod["values"]["global"]["proxy"]["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    }

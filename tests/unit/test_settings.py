@@ -206,3 +206,34 @@ def test_every_problem_is_listed_at_once() -> None:
         "apps.flutter-app.image",
     ):
         assert f"flutter-app:{key}:" in error_text
+
+
+@pytest.mark.parametrize("environment", ["dev", "test", "staging", "production"])
+def test_every_environments_defaults_fit_its_quota_at_the_peak_of_a_release(environment: str) -> None:
+    from components.profiles import QUOTAS
+    from components.settings import peak_usage
+    from components.validation import parse_quantity
+
+    raw = copy.deepcopy(BASE) | {"environment": environment}
+    if environment in ("dev", "test"):
+        raw["cluster"] = {"addons": {"istio": environment == "test"}}
+    settings = parse_settings(raw, stack=environment)
+    usage = peak_usage(settings.apps.values())
+    for key, used in usage.items():
+        assert used <= parse_quantity(QUOTAS[environment][key]), (environment, key, used)
+
+
+def test_staging_canary_peak_counts_the_sidecar() -> None:
+    from components.settings import peak_usage
+
+    raw = copy.deepcopy(BASE) | {"environment": "staging"}
+    usage = peak_usage(parse_settings(raw, stack="staging").apps.values())
+    # 3 stable + 1 canary + 1 surge pods, each 500m for the app and 500m for the Istio sidecar.
+    assert usage["pods"] == 5 and usage["limits.cpu"] == 5
+
+
+def test_apps_beyond_the_namespace_quota_are_refused_naming_the_key() -> None:
+    message = problems_for(app(replicas=30))
+    line = next(ln for ln in message.splitlines() if ln.strip().startswith("- flutter-app:apps:"))
+    # blue/green at 30 replicas: 2 x 30 + 2 surge pods of 500m each
+    assert "pods 62 > 60" in line and "limits.cpu 31 > 16" in line and "production namespace quota" in line
