@@ -70,7 +70,7 @@ class PlatformAddons(pulumi.ComponentResource):
         self.prometheus_url = None
         self.ingress_hostname = None
         if addons.istio:
-            self._istio(name, addons.istio_version)
+            self._istio(name, addons.istio_version, addons.ingress_tls_secret)
         if addons.monitoring:
             _release(
                 MONITORING_RELEASE,
@@ -97,7 +97,7 @@ class PlatformAddons(pulumi.ComponentResource):
             {"prometheus_url": self.prometheus_url, "ingress_hostname": self.ingress_hostname}
         )
 
-    def _istio(self, name: str, version: str) -> None:
+    def _istio(self, name: str, version: str, tls_secret: str) -> None:
         child = pulumi.ResourceOptions(parent=self)
         base = _release("istio-base", "base", version, ISTIO_REPO, ISTIO_NAMESPACE, {}, child)
         istiod = _release(
@@ -128,7 +128,8 @@ class PlatformAddons(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[istiod]),
         )
         # The Gateway apps bind their VirtualServices to (canary.gateways: istio-ingress/public).
-        # TLS terminates at the load balancer; hosts are restricted by each VirtualService.
+        # HTTPS terminates here with the certificate in `ingressTlsSecret`; plain HTTP redirects.
+        # Hosts are restricted by each VirtualService.
         k8s.apiextensions.CustomResource(
             f"{name}-gateway",
             api_version=istio.API_VERSION,
@@ -136,7 +137,18 @@ class PlatformAddons(pulumi.ComponentResource):
             metadata={"name": GATEWAY_NAME, "namespace": INGRESS_NAMESPACE},
             spec={
                 "selector": {"istio": INGRESS_RELEASE.removeprefix("istio-")},
-                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+                "servers": [
+                    {
+                        "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                        "hosts": ["*"],
+                        "tls": {"mode": "SIMPLE", "credentialName": tls_secret},
+                    },
+                    {
+                        "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                        "hosts": ["*"],
+                        "tls": {"httpsRedirect": True},
+                    },
+                ],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
         )

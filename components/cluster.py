@@ -2,8 +2,10 @@
 
 Mode ``existing`` (dev and test by default): a kubeconfig context, e.g. a local kind or k3d
 cluster. Mode ``eks`` (staging and production): an EksCluster built with pulumi-aws, whose
-kubeconfig feeds the provider. Either way the provider is explicit, so no resource ever falls
-back to whatever the ambient kubeconfig points at.
+kubeconfig feeds the provider. Either way every Kubernetes resource uses this one explicit
+provider (never a default provider); in existing mode it reads the ambient kubeconfig
+(``KUBECONFIG`` or ~/.kube/config) at ``cluster.kubeContext``, or at its current context when
+that is empty.
 """
 
 from __future__ import annotations

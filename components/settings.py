@@ -404,6 +404,8 @@ class Addons(_Model):
     monitoring: Bool
     monitoring_version: SemVer = "81.6.2"
     """kube-prometheus-stack chart version (Prometheus, kube-state-metrics, Grafana)."""
+    ingress_tls_secret: DnsLabel = "flutter-app-tls"
+    """kubernetes.io/tls Secret in istio-ingress with the public certificate (e.g. from cert-manager)."""
 
 
 class ClusterSettings(_Model):

@@ -217,3 +217,13 @@ def test_istio_sidecars_get_bounded_resources(production: ProgramRun) -> None:
         "requests": {"cpu": "100m", "memory": "128Mi"},
         "limits": {"cpu": "500m", "memory": "256Mi"},
     }
+
+
+def test_public_gateway_terminates_https_and_redirects_http(production: ProgramRun) -> None:
+    gateway = the(production, "kubernetes:networking.istio.io/v1:Gateway")
+    https, http = gateway["spec"]["servers"]
+    assert https["port"]["number"] == 443 and https["tls"] == {
+        "mode": "SIMPLE",
+        "credentialName": "flutter-app-tls",
+    }
+    assert http["port"]["number"] == 80 and http["tls"] == {"httpsRedirect": True}
