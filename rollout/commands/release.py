@@ -177,6 +177,16 @@ def walk(
             raise
         except UpFailedError as error:
             return _failed(access, plan, console, services, args, secrets, start_version, index, step, error)
+        except KeyboardInterrupt:
+            # The step's config is written but its `up` was cancelled: put the config back so the
+            # next `pulumi up` does not deploy half a release, then say what may have been applied.
+            rollback.revert_config(access, before)
+            console.note(
+                f"interrupted during step {index}/{total} ({step.name}): the config is back to before "
+                "that step; resources it had already changed stay until the next `pulumi up` "
+                f"(`pulumi up --stack {access.name}` converges them; `rollout history` shows the steps run)"
+            )
+            raise
         console.note(f"[{index}/{total}] {step.name}: done")
         if index < total:
             before = access.config()

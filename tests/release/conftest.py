@@ -103,6 +103,8 @@ class FakeCli:
         except CommandError as error:
             console.note(f"error: {error}")
             code = int(error.code)
+        except KeyboardInterrupt:  # as rollout.cli.main maps it
+            code = 130
         return Result(code, out.getvalue(), err.getvalue())
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.release import fixtures as fx
 from tests.release.conftest import FakeCli
 from tests.support.app import ScriptedServer
@@ -210,3 +212,22 @@ def test_locked_stack_reverts_the_step_and_exits_1(fake: FakeCli) -> None:
     assert restore[:2] == ["config", "set-all"] and json.loads(restore[-1])["flutter-app:apps"][
         "objectValue"
     ] == {"flutter-app": {"image": OLD}}
+
+
+def test_interrupted_step_puts_the_config_back_and_exits_130(
+    fake: FakeCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CONTRACT test: Ctrl-C while a step's `up` runs (simulated in StackAccess.up)."""
+    from rollout.stacks import StackAccess
+
+    def interrupted(self: StackAccess, message: str, on_output: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StackAccess, "up", interrupted)
+    before = fake.stack("dev")
+    result = fake.run("release", "--stack", "dev", "--image", NEW)
+    assert result.code == 130
+    assert (
+        "interrupted during step 1/1 (rolling update): the config is back to before that step" in result.err
+    )
+    assert fake.stack("dev")["config"] == before["config"]
