@@ -31,6 +31,7 @@ import pulumi
 import pulumi.dynamic
 
 from components.settings import GATE_SECRET_KEYS
+from gates.report import mask
 from gates.results import Evaluation
 from gates.runner import Secrets, build_runtime, run_gate, secrets_from_env
 from gates.spec import GateSpec, SpecError, parse_spec, spec_to_data
@@ -136,9 +137,7 @@ class HealthGateProvider(pulumi.dynamic.ResourceProvider):
         runtime = build_runtime(spec, secrets, log=_log.info)
         runtime.on_evaluation = progress
         report = run_gate(spec, runtime)
-        summary = report.verdict.reason
-        for secret in secrets.values():
-            summary = summary.replace(secret, "[secret]")
+        summary = mask(report.verdict.reason, secrets.values())
         if not report.passed:
             details = [
                 f"  evaluation {e.index} (+{e.offset:.1f} s): {e.status.value}: {e.reason}"
@@ -151,8 +150,7 @@ class HealthGateProvider(pulumi.dynamic.ResourceProvider):
                     *details,
                 ]
             )
-            for secret in secrets.values():
-                message = message.replace(secret, "[secret]")
+            message = mask(message, secrets.values())
             raise GateFailedError(message)
         return {
             "spec": spec_to_data(spec),

@@ -345,9 +345,3 @@ def _leaf_strings(value: Any) -> list[str]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return [s for v in value for s in _leaf_strings(v)]
     return [value] if isinstance(value, str) else []
-
-
-def mask(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, MASKED)
-    return text

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from components.settings import PROJECT, AppSettings
-from rollout.history import MASKED, ConfigEntry, ConfigMap, HistoryEntry
+from rollout.history import MASKED, ConfigEntry, ConfigMap, HistoryEntry, short_image
 
 
 class PlanError(ValueError):
@@ -260,13 +260,6 @@ class ReleasePlan:
     steps: tuple[Step, ...]
 
 
-def _tag(image: str) -> str:
-    last = image.rsplit("/", 1)[-1]
-    if "@" in last:
-        return "@" + last.split("@", 1)[1][:19]
-    return last.split(":", 1)[1] if ":" in last else image
-
-
 def plan_release(
     app_name: str, app: AppSettings, image: str, *, strategy: str | None = None, scale_down_idle: bool = False
 ) -> ReleasePlan:
@@ -282,7 +275,7 @@ def plan_release(
             f"({PROJECT}:apps.{app_name}.strategy, or the environment's default); a release uses the "
             "configured strategy, change the config to switch strategies"
         )
-    prefix = f"release {app_name} {_tag(image)}"
+    prefix = f"release {app_name} {short_image(image)}"
     if configured == "canary":
         steps = _canary_steps(app_name, app, image, prefix)
     elif configured == "blue-green":
@@ -321,11 +314,11 @@ def _canary_steps(app_name: str, app: AppSettings, image: str, prefix: str) -> t
     steps += [
         Step(
             "promote: stable image",
-            f"{prefix}: promote, stable track to {_tag(image)}",
+            f"{prefix}: promote, stable track to {short_image(image)}",
             Change({image_key: image}),
             Step(
                 "undo promotion",
-                f"{prefix}: promotion failed, stable image back to {_tag(app.image)}",
+                f"{prefix}: promotion failed, stable image back to {short_image(app.image)}",
                 Change({image_key: app.image}),
             ),
         ),

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from components.settings import DEFAULT_APP, PROJECT, AppSettings, Strategy, parse_settings
 from components.validation import ConfigError, parse_image
+from gates.report import mask
 from rollout.commands import rollback
 from rollout.exit_codes import CommandError, ExitCode
-from rollout.history import ENVIRONMENT_KEY, ConfigMap, mask, secret_values
+from rollout.history import ENVIRONMENT_KEY, ConfigMap, secret_values
 from rollout.interaction import confirm, needs_approval
 from rollout.notifications import notify
 from rollout.plan import PlanError, ReleasePlan, Step, plan_release, release_lines

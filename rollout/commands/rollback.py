@@ -19,8 +19,9 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gates.report import mask
 from rollout.exit_codes import CommandError, ExitCode
-from rollout.history import ENVIRONMENT_KEY, ConfigMap, HistoryEntry, mask, secret_values
+from rollout.history import ENVIRONMENT_KEY, ConfigMap, HistoryEntry, secret_values
 from rollout.interaction import confirm, needs_approval
 from rollout.notifications import notify
 from rollout.plan import (

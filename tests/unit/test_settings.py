@@ -220,7 +220,7 @@ def test_every_environments_defaults_fit_its_quota_at_the_peak_of_a_release(envi
     settings = parse_settings(raw, stack=environment)
     usage = peak_usage(settings.apps.values())
     for key, used in usage.items():
-        assert used <= parse_quantity(QUOTAS[environment][key]), (environment, key, used)
+        assert used <= parse_quantity(QUOTAS[settings.environment][key]), (environment, key, used)
 
 
 def test_staging_canary_peak_counts_the_sidecar() -> None:
