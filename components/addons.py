@@ -10,8 +10,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import istio
+from components.cluster_settings import Addons
 from components.profiles import SIDECAR_RESOURCES
-from components.settings import Addons
 
 ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
 PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"

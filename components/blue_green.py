@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pulumi
 
+from components.app_settings import Colour
 from components.gating import GateTarget, declare_gate
-from components.settings import Colour
 from components.workload import (
     WorkloadArgs,
     declare_deployment,

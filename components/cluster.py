@@ -16,8 +16,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.cluster_settings import ClusterSettings
 from components.eks import EksCluster, EksClusterArgs
-from components.settings import PROJECT, ClusterSettings
+from components.settings import PROJECT
 
 
 @dataclass(frozen=True)

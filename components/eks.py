@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import ClusterSettings
+from components.cluster_settings import ClusterSettings
 
 ZONES = 3
 # Control-plane log types: all of them, so an incident can be reconstructed from CloudWatch.

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
+from components.app_settings import AppSettings
 from components.health_gate import HealthGate, HealthGateArgs
-from components.settings import AppSettings
 
 if TYPE_CHECKING:
     from components.workload import WorkloadArgs

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.settings import PROJECT, AppSettings, Probe
+from components.app_settings import AppSettings, Probe
+from components.settings import PROJECT
 
 # A fixed non-root identity: the image's user does not matter, the pod never runs as root.
 RUN_AS_USER = 10001

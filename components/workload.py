@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.app_settings import AppSettings
 from components.gating import GateContext, GateTarget, declare_gate
 from components.podspec import PORT_NAME, PodInputs, pod_template, standard_labels
-from components.settings import AppSettings
 from components.validation import parse_image
 
 

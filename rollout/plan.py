@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from components.settings import PROJECT, AppSettings
+from components.app_settings import AppSettings
+from components.settings import PROJECT
 from rollout.history import MASKED, ConfigEntry, ConfigMap, HistoryEntry, short_image
 
 

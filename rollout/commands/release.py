@@ -25,7 +25,9 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, get_args
 
-from components.settings import DEFAULT_APP, PROJECT, AppSettings, Strategy, parse_settings
+from components.app_settings import AppSettings
+from components.config_types import Strategy
+from components.settings import DEFAULT_APP, PROJECT, parse_settings
 from components.validation import ConfigError, parse_image
 from gates.report import mask
 from rollout.commands import rollback

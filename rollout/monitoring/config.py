@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from pydantic.alias_generators import to_camel
 
-from components.settings import PROJECT, AppSettings, StackSettings, parse_settings
+from components.app_settings import AppSettings
+from components.settings import PROJECT, StackSettings, parse_settings
 from components.validation import parse_quantity
 from rollout.monitoring.alerts import Thresholds, parse_thresholds
 from rollout.offline.project import SECRET_PLACEHOLDER, StackConfig

@@ -210,8 +210,8 @@ def test_every_problem_is_listed_at_once() -> None:
 
 @pytest.mark.parametrize("environment", ["dev", "test", "staging", "production"])
 def test_every_environments_defaults_fit_its_quota_at_the_peak_of_a_release(environment: str) -> None:
+    from components.capacity import peak_usage
     from components.profiles import QUOTAS
-    from components.settings import peak_usage
     from components.validation import parse_quantity
 
     raw = copy.deepcopy(BASE) | {"environment": environment}
@@ -224,7 +224,7 @@ def test_every_environments_defaults_fit_its_quota_at_the_peak_of_a_release(envi
 
 
 def test_staging_canary_peak_counts_the_sidecar() -> None:
-    from components.settings import peak_usage
+    from components.capacity import peak_usage
 
     raw = copy.deepcopy(BASE) | {"environment": "staging"}
     usage = peak_usage(parse_settings(raw, stack="staging").apps.values())

@@ -1,0 +1,95 @@
+"""Settings of the cluster a stack deploys to: EKS (network, node groups) or an existing one, and
+the platform add-ons."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from components.config_types import Bool, Cidr, ConfigModel, DnsLabel, SemVer
+
+
+class NodeGroup(ConfigModel):
+    """An EKS managed node group in the private subnets."""
+
+    instance_types: Annotated[
+        list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]], Field(min_length=1)
+    ]
+    min_size: Annotated[int, Field(ge=0, le=100)]
+    desired_size: Annotated[int, Field(ge=0, le=100)]
+    max_size: Annotated[int, Field(ge=1, le=100)]
+    disk_size_gib: Annotated[int, Field(ge=20, le=1000)] = 50
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+
+    @model_validator(mode="after")
+    def _sizes_ordered(self) -> NodeGroup:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"expected minSize <= desiredSize <= maxSize (got {self.min_size}, {self.desired_size}, {self.max_size})"
+            )
+        return self
+
+
+class Network(ConfigModel):
+    """A new VPC across three availability zones, or an existing VPC and its subnets."""
+
+    cidr: Cidr = "10.0.0.0/16"
+    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
+    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list
+    )
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list
+    )
+    nat_gateway_per_zone: Bool = False
+    """One NAT gateway per zone (no cross-zone dependency) instead of one shared."""
+
+    @model_validator(mode="after")
+    def _existing_is_complete(self) -> Network:
+        if self.vpc_id and (len(self.private_subnet_ids) < 2 or not self.public_subnet_ids):
+            raise ValueError(
+                "an existing vpcId needs privateSubnetIds (2 or more, in different zones) and publicSubnetIds"
+            )
+        if not self.vpc_id and (self.public_subnet_ids or self.private_subnet_ids):
+            raise ValueError("subnet ids are given without vpcId")
+        if not self.vpc_id and ipaddress.ip_network(self.cidr).prefixlen > 20:
+            raise ValueError(
+                f"cidr {self.cidr} is too small for six /{ipaddress.ip_network(self.cidr).prefixlen + 3} subnets; use /20 or larger"
+            )
+        return self
+
+
+class Addons(ConfigModel):
+    """Platform add-ons installed with Helm, chart versions pinned."""
+
+    istio: Bool
+    istio_version: SemVer = "1.27.3"
+    monitoring: Bool
+    monitoring_version: SemVer = "81.6.2"
+    """kube-prometheus-stack chart version (Prometheus, kube-state-metrics, Grafana)."""
+    ingress_tls_secret: DnsLabel = "flutter-app-tls"
+    """kubernetes.io/tls Secret in istio-ingress with the public certificate (e.g. from cert-manager)."""
+
+
+class ClusterSettings(ConfigModel):
+    """Where the stack deploys: a new EKS cluster, or an existing cluster by kubeconfig context."""
+
+    mode: Literal["eks", "existing"]
+    kube_context: str = ""
+    """existing: kubeconfig context (empty: the current context)."""
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = "eu-west-1"
+    kubernetes_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")] = "1.34"
+    endpoint_public_access: Bool = True
+    public_access_cidrs: list[Cidr] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    network: Network = Network()
+    node_groups: dict[DnsLabel, NodeGroup] = Field(default_factory=dict)
+    ecr_repository: DnsLabel = "flutter-app"
+    addons: Addons
+
+    @model_validator(mode="after")
+    def _eks_has_nodes(self) -> ClusterSettings:
+        if self.mode == "eks" and not self.node_groups:
+            raise ValueError("mode eks needs at least one entry in nodeGroups")
+        return self
