@@ -38,7 +38,7 @@ case "${1:-}" in
     ensure_prometheus
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
-    .venv/bin/mypy
+    .venv/bin/mypy .   # the whole project, as the Pulumi.yaml typechecker sees it
     exec .venv/bin/python -m pytest "${@:2}"
     ;;
   *)
