@@ -6,13 +6,16 @@ Reads run the CLI's JSON commands and parse them into typed records (rollout/his
 ``Stack.history()`` and ``Stack.get_all_config()`` run, through the same ``PulumiCommand`` — because
 those two SDK methods drop ``objectValue``. Writes use the SDK's own methods:
 ``set_all_config(path=True)`` (``config set-all --path --plaintext k=v``),
-``set_all_config_json`` (``config set-all --json``: plain, secret and object values restored as
-they were), ``remove_config(path=True)``, ``remove_all_config`` and ``up(message=...)``.
+``set_all_config_json`` (``config set-all --json``: plain and object values restored as they
+were), ``remove_config(path=True)``, ``remove_all_config`` and ``up(message=...)``. Secret strings
+are restored with ``config set KEY --secret`` and the value on stdin, the one write the SDK cannot
+make without putting the value on the command line.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -186,13 +189,49 @@ class StackAccess:
             # Never a placeholder: the caller checked, and this is the last line of defence.
             if not entry.restorable:
                 raise CommandError(f"refusing to write {key}: its value is not available", ExitCode.BAD_INPUT)
+        # Secret strings go through stdin, never on a command line other users could read;
+        # everything else (plain values, objects) in one `config set-all --json`.
+        piped = {k: e for k, e in writes.items() if e.secret and not e.is_object}
+        rest = {k: e for k, e in writes.items() if k not in piped}
         try:
-            if writes:
-                self.stack.set_all_config_json(json.dumps({k: e.to_cli_json() for k, e in writes.items()}))
+            if rest:
+                self.stack.set_all_config_json(json.dumps({k: e.to_cli_json() for k, e in rest.items()}))
             if removals:
                 self.stack.remove_all_config(list(removals))
         except auto_errors.CommandError as error:
             raise translate(error, self.name, "restoring config") from None
+        for key, entry in piped.items():
+            self._set_secret_from_stdin(key, entry.value or "")
+
+    def _set_secret_from_stdin(self, key: str, value: str) -> None:
+        """`pulumi config set --secret KEY` with the value on stdin (the CLI reads a non-terminal
+        stdin to its end and drops one trailing newline, hence the newline added here)."""
+        workspace = self.stack.workspace
+        command = getattr(getattr(workspace, "pulumi_command", None), "command", "pulumi")
+        argv = [command, "--non-interactive", "config", "set", key, "--secret", "--stack", self.name]
+        env = {**os.environ, **getattr(workspace, "env_vars", {}), "PULUMI_AUTOMATION_API": "true"}
+        try:
+            result = subprocess.run(
+                argv,
+                input=value + "\n",
+                capture_output=True,
+                text=True,
+                cwd=getattr(workspace, "work_dir", None),
+                env=env,
+                timeout=300,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise CommandError(
+                f"stack {self.name}: setting secret {key} failed: {error}", ExitCode.FAILED
+            ) from None
+        if result.returncode != 0:
+            detail = (
+                (result.stderr or result.stdout).strip().replace(value, "[secret]")
+                if value
+                else result.stderr
+            )
+            raise CommandError(f"stack {self.name}: setting secret {key} failed: {detail}", ExitCode.FAILED)
 
     def up(self, message: str, on_output: Callable[[str], Any]) -> None:
         """`pulumi up --message`; UpFailedError names the failing gate when one failed."""

@@ -70,9 +70,12 @@ def test_previous_restores_the_last_good_config_exactly(fake: FakeCli, webhook: 
 def test_to_restores_secrets_as_secrets_and_removes_absent_keys(fake: FakeCli) -> None:
     result = fake.run("rollback", "--stack", "production", "--to", "5", "--yes")
     assert result.code == 0, result.err
-    set_all, rm_all, up = fake.writes()
+    set_all, rm_all, set_secret, up = fake.writes()
     sent = json.loads(set_all[set_all.index("--json") + 1])
-    assert sent["flutter-app:firebaseApiKey"] == {"value": fx.FIREBASE_V5, "secret": True}
+    # Secret strings travel on stdin, never on a command line: `config set KEY --secret`.
+    assert "flutter-app:firebaseApiKey" not in sent
+    assert set_secret == ["config", "set", "flutter-app:firebaseApiKey", "--secret", "--stack", "production"]
+    assert not any(fx.FIREBASE_V5 in arg for argv in fake.argvs() for arg in argv)
     assert sent["flutter-app:apps"]["objectValue"] == {"flutter-app": {"image": f"{fx.IMAGE}:1.4.2"}}
     assert sent["flutter-app:logLevel"] == {"value": "warning", "secret": False}
     assert rm_all == ["config", "rm-all", "--stack", "production", "flutter-app:databasePassword"]

@@ -314,7 +314,14 @@ def run(argv: list[str], state: dict[str, Any]) -> tuple[str, bool]:
         path = has(head, "--path")
         secret = has(head, "--secret")
         has(head, "--plaintext")
-        set_key(config, head[2], tail[0] if tail else head[3], secret=secret, path=path)
+        if tail:
+            value = tail[0]
+        elif len(head) > 3:
+            value = head[3]
+        else:  # as the CLI does with a non-terminal stdin: read it all, drop one trailing newline
+            value = sys.stdin.read()
+            value = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
+        set_key(config, head[2], value, secret=secret, path=path)
         return "", True
     if head[:2] == ["config", "rm"]:
         remove_key(config, head[2], path=has(head, "--path"))
