@@ -33,6 +33,7 @@ SECRET_KEYS: Final[dict[str, str]] = {
     "firebaseApiKey": "FIREBASE_API_KEY",
     "databasePassword": "DATABASE_PASSWORD",
 }
+CREDENTIAL_KEYS: Final = (*SECRET_KEYS, *GATE_SECRET_KEYS)
 # Keys whose stack value is YAML structure; the engine hands them to the program as JSON text.
 _STRUCTURED_KEYS: Final = frozenset({"apps", "cluster", "logSinks", "reportThresholds"})
 
@@ -202,12 +203,13 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> StackSettings:
         raise ConfigError(stack, _problems(error)) from None
 
 
-def _read_raw(config: pulumi.Config, keys: list[str]) -> tuple[dict[str, Any], list[Problem]]:
+def decode_config(texts: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+    """Config text as the engine hands it to a program (keys without the project prefix) to the
+    values ``parse_settings`` takes: structured keys decoded from JSON, credentials left out."""
     raw: dict[str, Any] = {}
     problems: list[Problem] = []
-    for key in keys:
-        text = config.get(key)
-        if text is None:
+    for key, text in texts.items():
+        if key in CREDENTIAL_KEYS:
             continue
         if key in _STRUCTURED_KEYS:
             try:
@@ -227,9 +229,8 @@ def load(stack: str | None = None) -> Settings:
     config = pulumi.Config(PROJECT)
     prefix = f"{PROJECT}:"
     keys = sorted(k.removeprefix(prefix) for k in CONFIG.get() if k.startswith(prefix))
-    credentials = (*SECRET_KEYS, *GATE_SECRET_KEYS)
-    raw, problems = _read_raw(config, [k for k in keys if k not in credentials])
-    for key in credentials:
+    raw, problems = decode_config({key: text for key in keys if (text := config.get(key)) is not None})
+    for key in CREDENTIAL_KEYS:
         if key in keys and not is_config_secret(f"{prefix}{key}"):
             problems.append(
                 Problem(

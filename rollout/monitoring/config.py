@@ -11,17 +11,14 @@ Keys read (all under the ``flutter-app:`` namespace):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
-
-from pydantic.alias_generators import to_camel
+from typing import Final
 
 from components.app_settings import AppSettings
-from components.settings import PROJECT, StackSettings, parse_settings
-from components.validation import parse_quantity
+from components.settings import PROJECT, StackSettings, decode_config, parse_settings
+from components.validation import ConfigError, parse_quantity
 from rollout.monitoring.alerts import Thresholds, parse_thresholds
 from rollout.offline.project import SECRET_PLACEHOLDER, StackConfig
 
@@ -61,30 +58,18 @@ class ReportConfig:
     apps: tuple[AppTarget, ...]
 
 
-def _settings_fields() -> set[str]:
-    return {field.alias or to_camel(name) for name, field in StackSettings.model_fields.items()}
-
-
-def _plain_settings(config: StackConfig) -> dict[str, Any]:
-    """The values ``parse_settings`` takes: this project's known keys, structure decoded.
-
-    Keys the settings model does not know (``reportThresholds``, and ``prometheusUrl`` where the
-    model predates it) and secrets are left out: they are not the report's to validate."""
-    known = _settings_fields()
+def _settings(config: StackConfig) -> StackSettings:
+    """The stack's settings, read as the program reads them (secret values are not needed)."""
     prefix = f"{PROJECT}:"
-    raw: dict[str, Any] = {}
-    for key, text in config.values.items():
-        name = key.removeprefix(prefix)
-        if not key.startswith(prefix) or name not in known or key in config.secret_keys:
-            continue
-        if text[:1] in ("{", "["):
-            try:
-                raw[name] = json.loads(text)
-                continue
-            except json.JSONDecodeError:
-                pass
-        raw[name] = text
-    return raw
+    texts = {
+        key.removeprefix(prefix): text
+        for key, text in config.values.items()
+        if key.startswith(prefix) and key not in config.secret_keys
+    }
+    raw, problems = decode_config(texts)
+    if problems:
+        raise ConfigError(config.stack, problems)
+    return parse_settings(raw, stack=config.stack)
 
 
 def _release(app: AppSettings) -> tuple[str, tuple[DeploymentTarget, ...]]:
@@ -150,7 +135,7 @@ def _prometheus_url(config: StackConfig) -> str | None:
 
 def report_config(config: StackConfig) -> ReportConfig:
     """Validate what the report needs; ReportConfigError naming the key, or ConfigError."""
-    settings = parse_settings(_plain_settings(config), stack=config.stack)
+    settings = _settings(config)
     try:
         thresholds = parse_thresholds(config.values.get(THRESHOLDS_KEY))
     except ValueError as error:
