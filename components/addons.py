@@ -1,6 +1,8 @@
 """PlatformAddons: Istio (base, istiod, ingress gateway) and the Prometheus stack (Prometheus,
 kube-state-metrics, Grafana), as Helm releases with pinned chart versions, switched on per
-environment. Exposes the in-cluster Prometheus URL and the ingress gateway's hostname."""
+environment, or ``external``: provided by the cluster, so only what the stack itself needs is
+declared (the ingress Gateway). Exposes the in-cluster Prometheus URL and the ingress gateway's
+hostname when this stack installed them."""
 
 from __future__ import annotations
 
@@ -69,9 +71,13 @@ class PlatformAddons(pulumi.ComponentResource):
         addons = args.addons
         self.prometheus_url = None
         self.ingress_hostname = None
-        if addons.istio:
+        if addons.istio == "install":
             self._istio(name, addons.istio_version, addons.ingress_tls_secret)
-        if addons.monitoring:
+        elif addons.istio == "external":
+            # The cluster's own Istio: its ingress gateway (pods labelled istio=ingressgateway in
+            # istio-ingress, as Istio's gateway chart labels them) serves this Gateway.
+            self._gateway(name, addons.ingress_tls_secret, [])
+        if addons.monitoring == "install":
             _release(
                 MONITORING_RELEASE,
                 "kube-prometheus-stack",
@@ -127,6 +133,15 @@ class PlatformAddons(pulumi.ComponentResource):
             },
             pulumi.ResourceOptions(parent=self, depends_on=[istiod]),
         )
+        self._gateway(name, tls_secret, [gateway])
+        service = k8s.core.v1.Service.get(
+            f"{name}-ingress-service",
+            f"{INGRESS_NAMESPACE}/{INGRESS_RELEASE}",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+        )
+        self.ingress_hostname = service.status.apply(_hostname)
+
+    def _gateway(self, name: str, tls_secret: str, depends_on: list[pulumi.Resource]) -> None:
         # The Gateway apps bind their VirtualServices to (canary.gateways: istio-ingress/public).
         # HTTPS terminates here with the certificate in `ingressTlsSecret`; plain HTTP redirects.
         # Hosts are restricted by each VirtualService.
@@ -150,11 +165,5 @@ class PlatformAddons(pulumi.ComponentResource):
                     },
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
-        service = k8s.core.v1.Service.get(
-            f"{name}-ingress-service",
-            f"{INGRESS_NAMESPACE}/{INGRESS_RELEASE}",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
-        )
-        self.ingress_hostname = service.status.apply(_hostname)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from components.config_types import Bool, Cidr, ConfigModel, DnsLabel, SemVer
 
@@ -61,12 +61,34 @@ class Network(ConfigModel):
         return self
 
 
-class Addons(ConfigModel):
-    """Platform add-ons installed with Helm, chart versions pinned."""
+AddonMode = Literal["install", "external", "none"]
 
-    istio: Bool
+
+def _addon_mode(value: object) -> object:
+    # As users write it: true (install it), false (none) or "external" (the cluster has it).
+    if value is True or value == "true":
+        return "install"
+    if value is False or value == "false":
+        return "none"
+    if value == "external":
+        return "external"
+    raise ValueError(
+        'expected true (install it with Helm), false (none) or "external" (the cluster already has it)'
+    )
+
+
+Addon = Annotated[AddonMode, BeforeValidator(_addon_mode)]
+
+
+class Addons(ConfigModel):
+    """Platform add-ons: installed with Helm (chart versions pinned), absent, or ``external``: the
+    cluster already runs them, so nothing is installed but what uses them is still declared."""
+
+    istio: Addon
+    """Istio: the ingress Gateway, and the VirtualServices and DestinationRules of canaries."""
     istio_version: SemVer = "1.27.3"
-    monitoring: Bool
+    monitoring: Addon
+    """The Prometheus Operator (kube-prometheus-stack): the app's PodMonitor."""
     monitoring_version: SemVer = "81.6.2"
     """kube-prometheus-stack chart version (Prometheus, kube-state-metrics, Grafana)."""
     ingress_tls_secret: DnsLabel = "flutter-app-tls"

@@ -96,7 +96,7 @@ class Environment(pulumi.ComponentResource):
             spec={"hard": QUOTAS[settings.environment]},
             opts=child,
         )
-        if settings.cluster.addons.monitoring:
+        if settings.cluster.addons.monitoring != "none":
             # Scrape every app pod, keeping its `app` and `version` labels: the health gates
             # select a release track's metrics by them.
             k8s.apiextensions.CustomResource(

@@ -70,9 +70,10 @@ class StackSettings(ConfigModel):
     ) -> dict[str, AppSettings]:
         environment, cluster = info.data.get("environment"), info.data.get("cluster")
         canaries = sorted(name for name, app in apps.items() if app.strategy == "canary")
-        if canaries and cluster is not None and not cluster.addons.istio:
+        if canaries and cluster is not None and cluster.addons.istio == "none":
             raise ValueError(
-                f"{', '.join(canaries)} use strategy canary, which needs cluster.addons.istio: true"
+                f"{', '.join(canaries)} use strategy canary, which needs cluster.addons.istio: true "
+                "(or external)"
             )
         if environment in QUOTAS:
             quota = QUOTAS[environment]

@@ -195,6 +195,12 @@ def test_existing_vpc_declares_no_network(project: Path) -> None:
         ("production", {"publicAccessCidrs": ["10.0.0.0/33"]}, "cluster.publicAccessCidrs[0]", "CIDR"),
         ("production", {"network": {"cidr": "10.0.0.0/24"}}, "cluster.network", "too small"),
         ("staging", {"addons": {"istio": False}}, "flutter-app:", "needs cluster.addons.istio: true"),
+        (
+            "staging",
+            {"addons": {"istio": "yes"}},
+            "cluster.addons.istio",
+            '"external" (the cluster already has it)',
+        ),
         ("staging", {"addons": {"istioVersion": "latest"}}, "cluster.addons.istioVersion", '"latest"'),
         ("staging", {"nodeGroup": {}}, "cluster.nodeGroup", "did you mean 'nodeGroups'"),
     ],
@@ -227,3 +233,21 @@ def test_public_gateway_terminates_https_and_redirects_http(production: ProgramR
         "credentialName": "flutter-app-tls",
     }
     assert http["port"]["number"] == 80 and http["tls"] == {"httpsRedirect": True}
+
+
+def test_external_add_ons_install_nothing_but_declare_what_uses_them(project: Path) -> None:
+    """A cluster that already runs Istio and the Prometheus Operator: no Helm release, but the
+    Gateway, the canary's VirtualService and DestinationRule, and the PodMonitor are declared."""
+    addons = {"addons": {"istio": "external", "monitoring": "external"}}
+    edit_stack(project, "staging", lambda c: c.update({"flutter-app:cluster": addons}))
+    run = run_stack(project, "staging")
+    assert of_type(run, "kubernetes:helm.sh/v3:Release") == []
+    for token in (
+        "kubernetes:networking.istio.io/v1:Gateway",
+        "kubernetes:networking.istio.io/v1:VirtualService",
+        "kubernetes:networking.istio.io/v1:DestinationRule",
+        "kubernetes:monitoring.coreos.com/v1:PodMonitor",
+    ):
+        assert len(of_type(run, token)) == 1, token
+    # What this stack did not install, it does not export as its own.
+    assert run.outputs.get("prometheusUrl") is None and run.outputs.get("ingressHostname") is None
