@@ -9,14 +9,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from gates.decision import Streaks
 from gates.report import mask, to_json, to_markdown
 from gates.results import Evaluation, Status
 from gates.runner import Secrets, build_runtime, run_gate, secrets_from_env
 from gates.spec import GateSpec, SpecError, parse_spec
 from rollout.exit_codes import CommandError, ExitCode
+from rollout.yamlfile import YamlFileError, read_yaml
 
 if TYPE_CHECKING:
     from rollout.cli import Console
@@ -43,16 +42,9 @@ def register(subparsers: Any) -> None:
 def load_spec_file(path: Path) -> GateSpec:
     """Read and validate a spec file; CommandError (exit 2) naming the file and field otherwise."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise CommandError(f"{path}: cannot read the gate spec ({error.strerror or error})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise CommandError(f"{path}: not valid YAML{where}: {problem}") from None
+        data = read_yaml(path, str(path))
+    except YamlFileError as error:
+        raise CommandError(str(error)) from None
     try:
         return parse_spec(data)
     except SpecError as error:

@@ -92,22 +92,33 @@ def resource_tree(resources: list[Registration]) -> list[str]:
     return lines
 
 
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an output directory that cannot be one, before anything is rendered or written."""
+    for path in (out_dir, *out_dir.parents):
+        if path.exists() and not path.is_dir():
+            raise CommandError(f"--out {out_dir}: {path} exists and is not a directory; expected a directory")
+
+
 def handle(args: argparse.Namespace, console: Console) -> ExitCode:
     project_dir: Path = args.cwd
     out_dir: Path = args.out or project_dir / DEFAULT_OUT
     pack_dir: Path = args.policy_pack or project_dir / DEFAULT_PACK
+    _check_out_dir(out_dir)
     # Render every stack before writing any: a bad stack leaves all outputs as they were.
     rendered = [render_stack(project_dir, stack, pack_dir) for stack in args.stack]
     code = ExitCode.OK
     for result in rendered:
         target = out_dir / result.stack
-        write_atomically(
-            target,
-            {
-                "manifests.yaml": to_yaml(result.objects),
-                "resources.json": resources_json(result.run.resources),
-            },
-        )
+        files = {
+            "manifests.yaml": to_yaml(result.objects),
+            "resources.json": resources_json(result.run.resources),
+        }
+        try:
+            write_atomically(target, files)
+        except OSError as error:
+            raise CommandError(
+                f"--out {out_dir}: cannot write {target} ({error.strerror or error})", ExitCode.FAILED
+            ) from None
         console.print(
             f"{result.stack}: {len(result.run.resources)} resources, {len(result.objects)} Kubernetes objects"
         )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from rollout.yamlfile import YamlFileError, read_yaml
 
 # Stands in for a `secure:` value offline. Masked wherever it is written, like any secret.
 SECRET_PLACEHOLDER = "[secret]"
@@ -36,11 +36,23 @@ class StackConfig:
     secret_keys: frozenset[str] = frozenset()
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_mapping(path: Path) -> dict[Any, Any]:
+    """The file's top-level mapping ({} for an empty file); ProjectError for anything else."""
     try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ProjectError(f"{path.name} is not valid YAML: {error}") from None
+        document = read_yaml(path)
+    except YamlFileError as error:
+        raise ProjectError(error.summary, error.problems) from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ProjectError(f"{path.name}: expected a mapping of settings (got {_kind(document)})")
+    return document
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    return "null" if value is None else f"the {type(value).__name__} {json.dumps(value, default=str)}"
 
 
 def _as_text(value: Any) -> str:
@@ -68,10 +80,13 @@ def load_stack_config(directory: Path, stack: str) -> StackConfig:
     project_file = directory / "Pulumi.yaml"
     if not project_file.is_file():
         raise ProjectError(f"no Pulumi.yaml in {directory} (use --cwd to point at the project)")
-    project = _read_yaml(project_file)
+    project = _read_mapping(project_file)
     name = project.get("name")
     if not isinstance(name, str) or not name:
         raise ProjectError("Pulumi.yaml: 'name' is required")
+    for setting in ("stackConfigDir", "main"):
+        if not isinstance(project.get(setting, ""), str):
+            raise ProjectError(f"Pulumi.yaml: '{setting}' must be a path (got {_kind(project[setting])})")
     stack_dir = directory / project.get("stackConfigDir", ".")
     stack_file = stack_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
@@ -87,7 +102,11 @@ def load_stack_config(directory: Path, stack: str) -> StackConfig:
 
     declared: dict[str, dict[str, Any]] = {}
     values: dict[str, Any] = {}
-    for key, spec in (project.get("config") or {}).items():
+    project_config = project.get("config") or {}
+    if not isinstance(project_config, dict):
+        raise ProjectError(f"Pulumi.yaml: 'config' must be a mapping (got {_kind(project_config)})")
+    for key, spec in project_config.items():
+        key = str(key)
         if isinstance(spec, dict) and ("type" in spec or "default" in spec or "description" in spec):
             declared[qualify(key)] = spec
             if "default" in spec:
@@ -95,20 +114,25 @@ def load_stack_config(directory: Path, stack: str) -> StackConfig:
         else:
             values[qualify(key)] = spec
 
-    stack_config = (_read_yaml(stack_file).get("config") or {}) if stack_file.stat().st_size else {}
+    stack_config = _read_mapping(stack_file).get("config") or {}
     if not isinstance(stack_config, dict):
-        raise ProjectError(f"{stack_file.name}: 'config' must be a mapping")
+        raise ProjectError(f"{stack_file.name}: 'config' must be a mapping (got {_kind(stack_config)})")
     secret_keys: set[str] = set()
+    problems = []
+    empty: set[str] = set()
     for key, value in stack_config.items():
         full = qualify(str(key))
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if value is None:
+            # Not a default, not "": the line is half-written. Naming it beats guessing.
+            problems.append(f"{full}: has no value (null); give it one or remove the line")
+            empty.add(full)
+        elif isinstance(value, dict) and set(value) == {"secure"}:
             secret_keys.add(full)
             values[full] = SECRET_PLACEHOLDER
         else:
             values[full] = value
 
-    problems = []
-    missing = [k.split(":", 1)[1] for k in declared if k not in values]
+    missing = [k.split(":", 1)[1] for k in declared if k not in values and k not in empty]
     if missing:
         problems.append(f"stack '{stack}' is missing configuration value(s): {', '.join(sorted(missing))}")
     for key, spec in declared.items():
