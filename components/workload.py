@@ -58,9 +58,9 @@ def deployment_spec(
             "rolling_update": {"max_surge": app.max_surge, "max_unavailable": app.max_unavailable},
         },
         "template": pod_template(app, pod, image=image, labels=labels, track=track),
+        # None leaves the count to the HPA, which owns it when autoscaling is on.
+        **({"replicas": replicas} if replicas is not None else {}),
     }
-    if replicas is not None:
-        spec["replicas"] = replicas
     return spec
 
 
