@@ -33,12 +33,16 @@ MAX_EVALUATIONS = 10_000
 DEFAULT_RESPONSE_TIME = 5.0
 """The CD guide's response-time limit (s), the default `max_response_time` of a probe."""
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_USER_INFO = re.compile(r"^(?P<scheme>[^:/?#]*://)[^/?#]*@")
+# Fields whose value may be a credential pasted in the wrong place: never echoed in a message.
+_UNECHOED = frozenset({"bearer_token_env", "url_env", "headers"})
 _CHECK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class _Model(BaseModel):
-    # strict: YAML `"10"` is not a number and `yes` is not a string; extra: typos are errors.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # strict: YAML `"10"` is not a number and `yes` is not a string; extra: typos are errors;
+    # no inf/nan: `.inf` seconds would make a gate that never ends (or an overflow).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class ProbeSpec(_Model):
@@ -204,7 +208,9 @@ class GateSpec(_Model):
         """Evaluations at 0, interval, 2*interval, ... up to duration (plus ``max_hold`` in
         sequential mode, the most the duration can be extended)."""
         span = self.duration + (self.max_hold if self.sequential_mode else 0.0)
-        return math.floor(span / self.interval + 1e-9) + 1
+        ratio = span / self.interval
+        # Finite inputs can still overflow (1e308 / 1e-300); such a gate is over the bound anyway.
+        return math.floor(ratio + 1e-9) + 1 if math.isfinite(ratio) else MAX_EVALUATIONS + 1
 
 
 @dataclass(frozen=True)
@@ -279,16 +285,39 @@ def _message(error: Mapping[str, Any]) -> str:
         return f"unknown field{hint}"
     message = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
-    if error["type"] != "missing" and isinstance(value, str | int | float | bool) and value is not None:
+    echo = not _UNECHOED & {str(part) for part in loc}
+    if echo and error["type"] != "missing" and isinstance(value, str | int | float | bool):
         message += f", got {value!r}"
     return message
 
 
+def _shown_url(url: str) -> str:
+    """``url`` as a message may show it: any ``user:password@`` replaced (even in a URL that does
+    not parse, which gates.results.redact_url needs)."""
+    return _USER_INFO.sub(r"\g<scheme>[redacted]@", url)
+
+
 def _url_problem(url: str) -> str | None:
-    parts = urlsplit(url)
+    expected = f"expected an http:// or https:// URL with a host, got {_shown_url(url)!r}"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"{expected} (it contains whitespace or control characters)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        # urlsplit's own words: "Invalid IPv6 URL", "Port out of range 0-65535", ...
+        return f"{expected} ({str(error).lower()})"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"expected an http:// or https:// URL with a host, got {url!r}"
+        return expected
+    if port == 0:
+        return f"{expected} (port 0)"
     return None
+
+
+_NOT_AN_ENV_NAME = (
+    "expected the NAME of an environment variable (letters, digits, '_'; the value is not shown: "
+    "if it is the credential itself, put it in that variable and rotate it)"
+)
 
 
 def _semantic_problems(spec: GateSpec) -> list[Problem]:
@@ -319,9 +348,7 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
             problems.append(Problem("prometheus.url", problem))
         env = spec.prometheus.bearer_token_env
         if env is not None and not _ENV_NAME.match(env):
-            problems.append(
-                Problem("prometheus.bearer_token_env", f"expected an environment variable name, got {env!r}")
-            )
+            problems.append(Problem("prometheus.bearer_token_env", _NOT_AN_ENV_NAME))
     sequential = spec.sequential
     if sequential.acceptable_error_rate * sequential.min_ratio >= 1:
         problems.append(
@@ -336,9 +363,7 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
     if spec.checks and spec.prometheus is None:
         problems.append(Problem("prometheus", "required when there are checks"))
     if spec.notify is not None and not _ENV_NAME.match(spec.notify.url_env):
-        problems.append(
-            Problem("notify.url_env", f"expected an environment variable name, got {spec.notify.url_env!r}")
-        )
+        problems.append(Problem("notify.url_env", _NOT_AN_ENV_NAME))
     seen: set[str] = set()
     for index, check in enumerate(spec.checks):
         problems += _check_problems(f"checks[{index}]", check, seen)

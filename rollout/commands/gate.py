@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,12 +58,22 @@ def markdown_path(report: Path) -> Path:
     return candidate if candidate != report else report.with_name(report.name + ".md")
 
 
+# Variable names as people write them. Anything else (e.g. a token pasted where its variable's
+# name goes) is not repeated on stderr, where CI logs would keep it.
+_CONVENTIONAL_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+
+
 def _require_secrets(spec: GateSpec, secrets: Secrets) -> None:
     prometheus = spec.prometheus
     if prometheus is not None and prometheus.bearer_token_env and not secrets.prometheus_token:
-        raise CommandError(
-            f"prometheus.bearer_token_env: environment variable {prometheus.bearer_token_env} is not set"
+        name = prometheus.bearer_token_env
+        shown = (
+            f"environment variable {name}"
+            if _CONVENTIONAL_ENV_NAME.match(name)
+            else "the environment variable it names (not shown: it does not look like a variable "
+            "name; if it is the token itself, put the token in a variable and rotate it)"
         )
+        raise CommandError(f"prometheus.bearer_token_env: {shown} is not set")
 
 
 def _progress(console: Console, spec: GateSpec, secrets: Secrets) -> Any:
