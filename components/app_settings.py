@@ -1,4 +1,9 @@
-"""Settings of one app: image, sizing, probes, release strategy (blue/green, canary) and gates."""
+"""Settings of one app: image, sizing, probes, release strategy (blue/green, canary) and gates.
+
+Each check refuses what the Kubernetes API server (or the container runtime) would refuse, before
+anything is declared: rolling-update parameters, quantities, the namespace's per-container limit,
+duplicate or credential-like environment variables.
+"""
 
 from __future__ import annotations
 
@@ -9,56 +14,80 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from components.app_env import feature_env, owner_of
 from components.config_types import (
+    INT32_MAX,
     Bool,
     ConfigModel,
-    HttpUrl,
+    CpuQuantity,
     Image,
     IntOrPercent,
+    MemoryQuantity,
     Port,
-    Quantity,
+    RequestPath,
     Strategy,
+    base_url,
 )
-from components.validation import CREDENTIAL_NAME, parse_image, parse_quantity
+from components.credentials import credential_in_value, looks_like_credential
+from components.profiles import CONTAINER_LIMITS
+from components.validation import NestedProblems, parse_image, parse_quantity
+
+SECRET_CONFIG = "credentials are secret config only (`pulumi config set --secret`), never plain values"
 
 
 class Compute(ConfigModel):
-    """CPU and memory for one side (requests or limits)."""
+    """CPU and memory for one side (requests or limits), each more than 0."""
 
-    cpu: Quantity
-    memory: Quantity
+    cpu: CpuQuantity
+    memory: MemoryQuantity
 
 
 class Resources(ConfigModel):
-    """Container resources; limits must not be below requests."""
+    """Container resources; limits must not be below requests, nor above the namespace's
+    per-container maximum (its LimitRange would refuse every pod)."""
 
     requests: Compute
     limits: Compute
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> Resources:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         for kind in ("cpu", "memory"):
             request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
             if parse_quantity(limit) < parse_quantity(request):
-                raise ValueError(f"limits.{kind} {limit} is below requests.{kind} {request}")
+                problems.append((("limits", kind), f"{limit} is below requests.{kind} {request}"))
+            maximum = CONTAINER_LIMITS["max"][kind]
+            if parse_quantity(limit) > parse_quantity(maximum):
+                problems.append(
+                    (
+                        ("limits", kind),
+                        f"{limit} is above {maximum}, the namespace's per-container maximum "
+                        "(LimitRange): Kubernetes would refuse every pod",
+                    )
+                )
+        if problems:
+            raise NestedProblems(problems)
         return self
+
+
+Seconds = Annotated[int, Field(ge=0, le=INT32_MAX)]
 
 
 class Probe(ConfigModel):
     """An HTTP GET probe on the container port."""
 
-    path: Annotated[str, Field(pattern=r"^/\S*$")]
-    initial_delay_seconds: Annotated[int, Field(ge=0)] = 0
-    period_seconds: Annotated[int, Field(ge=1)] = 10
-    timeout_seconds: Annotated[int, Field(ge=1)] = 1
-    failure_threshold: Annotated[int, Field(ge=1)] = 3
+    path: RequestPath
+    initial_delay_seconds: Seconds = 0
+    period_seconds: Annotated[int, Field(ge=1, le=INT32_MAX)] = 10
+    timeout_seconds: Annotated[int, Field(ge=1, le=INT32_MAX)] = 1
+    failure_threshold: Annotated[int, Field(ge=1, le=INT32_MAX)] = 3
 
 
 class Autoscaling(ConfigModel):
     """HorizontalPodAutoscaler on CPU utilisation."""
 
-    min_replicas: Annotated[int, Field(ge=1)]
-    max_replicas: Annotated[int, Field(ge=1)]
+    min_replicas: Annotated[int, Field(ge=1, le=INT32_MAX)]
+    max_replicas: Annotated[int, Field(ge=1, le=INT32_MAX)]
     target_cpu_percent: Annotated[int, Field(ge=1, le=100)] = 70
 
     @model_validator(mode="after")
@@ -68,19 +97,18 @@ class Autoscaling(ConfigModel):
         return self
 
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _check_env_names(names: list[str]) -> None:
-    invalid = [n for n in names if not _ENV_NAME.match(n)]
-    credentials = [n for n in names if CREDENTIAL_NAME.search(n)]
-    if invalid:
-        raise ValueError(f"not valid environment variable names (A-Z, 0-9, '_'): {', '.join(invalid)}")
-    if credentials:
-        raise ValueError(
-            f"{', '.join(credentials)} look like credentials; credentials are secret config only "
-            "(`pulumi config set --secret`), never plain values"
-        )
+def _variable_problem(name: str, variable: str) -> str | None:
+    """Why ``variable`` (the name ``name`` becomes in the container) cannot be set by the app."""
+    if not _ENV_NAME.fullmatch(name):
+        return "not a valid environment variable name (A-Z, a-z, 0-9 and '_', not starting with a digit)"
+    if looks_like_credential(variable):
+        return f"looks like a credential; {SECRET_CONFIG}"
+    if owner := owner_of(variable):
+        return f"{variable} is already set by {owner}; choose another name"
+    return None
 
 
 Colour = Literal["blue", "green"]
@@ -102,7 +130,7 @@ class BlueGreen(ConfigModel):
 
 def _steps(value: list[int]) -> list[int]:
     if any(b <= a for a, b in itertools.pairwise(value)) or value[-1] != 100:
-        raise ValueError(f"expected increasing weights ending at 100 (got {value})")
+        raise ValueError("expected increasing weights ending at 100, such as [5, 25, 50, 100]")
     return value
 
 
@@ -131,17 +159,35 @@ class Canary(ConfigModel):
     """Istio Gateways as namespace/name."""
 
 
+_PROBED = (
+    "a HealthGate's spec is stored in plain text (state, resources.json): probe a URL that needs "
+    "no credentials (a health endpoint should not)"
+)
+ProbedUrl = Annotated[str, base_url("http", "https", credential_hint=_PROBED)]
+
+
+def _spec_location(path: str) -> tuple[str | int, ...]:
+    """``probes[0].url`` -> ("probes", 0, "url"); the whole spec -> ()."""
+    if path == "(spec)":
+        return ()
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        parts.append(int(index) if index else name)
+    return tuple(parts)
+
+
 class GateSettings(ConfigModel):
     """The health gates `pulumi up` runs for an app (see README "Health gates").
 
     Probes need a URL reachable from where `pulumi up` runs; Prometheus checks need the stack's
     ``prometheusUrl``. With neither, no gate is declared (and render says so)."""
 
-    url: HttpUrl | None = None
+    url: ProbedUrl | None = None
     """Live URL of the app, probed after each release step (canary: with header canary: "true")."""
-    preview_url: HttpUrl | None = None
+    preview_url: ProbedUrl | None = None
     """Blue/green: URL of the preview Service (the idle colour), probed before the switch."""
-    probe_path: Annotated[str, Field(pattern=r"^/\S*$")] = "/health"
+    probe_path: RequestPath = "/health"
+    """Appended to the URL's path (a query is kept: /health?full=1)."""
     spec: dict[str, Any] = Field(default_factory=dict)
     """Overrides of the gate spec (interval, duration, failure_limit, inconclusive_limit,
     on_no_data, name, notify): the same fields as a `rollout gate` spec file."""
@@ -151,22 +197,24 @@ class GateSettings(ConfigModel):
     def _spec(cls, value: dict[str, Any]) -> dict[str, Any]:
         from gates.spec import SpecError, parse_spec
 
-        generated = {"probes", "prometheus", "checks"} & set(value)
-        if generated:
-            raise ValueError(
-                f"{', '.join(sorted(generated))} are built from the app; set url / prometheusUrl"
-            )
+        generated = sorted({"probes", "prometheus", "checks"} & set(value))
+        problems: list[tuple[tuple[str | int, ...], str]] = [
+            ((key,), "built from the app; set url / prometheusUrl instead") for key in generated
+        ]
+        rest = {key: item for key, item in value.items() if key not in generated}
         try:
-            parse_spec({**value, "probes": [{"url": "http://127.0.0.1/"}]})
+            parse_spec({**rest, "probes": [{"url": "http://127.0.0.1/"}]})
         except SpecError as error:
-            raise ValueError("; ".join(str(p) for p in error.problems)) from None
+            problems += [(_spec_location(p.path), p.message) for p in error.problems]
+        if problems:
+            raise NestedProblems(problems)
         return value
 
 
 class AppSettings(ConfigModel):
     """One deployed app: image, sizing, probes and release strategy."""
 
-    image: str
+    image: Image
     replicas: Annotated[int, Field(ge=1, le=100)]
     container_port: Port
     service_port: Port
@@ -192,19 +240,59 @@ class AppSettings(ConfigModel):
     @field_validator("env")
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
-        _check_env_names(list(value))
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for name, text in value.items():
+            problem = _variable_problem(name, name)
+            if problem is None and (kind := credential_in_value(text)):
+                problem = f"its value holds {kind}; {SECRET_CONFIG}"
+            if problem:
+                problems.append(((name,), problem))
+        if problems:
+            raise NestedProblems(problems)
         return value
 
     @field_validator("feature_flags")
     @classmethod
     def _flags(cls, value: dict[str, bool]) -> dict[str, bool]:
-        _check_env_names([name.upper() for name in value])
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        first: dict[str, str] = {}
+        for flag in value:
+            variable = feature_env(flag)
+            if problem := _variable_problem(flag, variable):
+                problems.append(((flag,), problem))
+            elif variable in first:
+                problems.append(
+                    ((flag,), f"becomes {variable}, as featureFlags.{first[variable]} does; keep one of them")
+                )
+            else:
+                first[variable] = flag
+        if problems:
+            raise NestedProblems(problems)
         return value
 
     @model_validator(mode="after")
     def _rollout_can_progress(self) -> AppSettings:
-        if self.max_surge in (0, "0%") and self.max_unavailable in (0, "0%"):
-            raise ValueError("maxSurge and maxUnavailable are both 0: a rolling update could never progress")
+        # The Deployment API's own rules (apps/validation: ValidateRollingUpdateDeployment).
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        surge, unavailable = self.max_surge, self.max_unavailable
+        if _amount(surge) == 0 and _amount(unavailable) == 0:
+            problems.append(
+                (
+                    ("maxUnavailable",),
+                    f"may not be 0 when maxSurge is 0 (maxSurge {surge!s}, maxUnavailable {unavailable!s}): "
+                    "a rolling update could never progress",
+                )
+            )
+        if isinstance(unavailable, str) and _amount(unavailable) > 100:
+            problems.append((("maxUnavailable",), f"{unavailable} is more than 100%"))
+        flags = {feature_env(flag): flag for flag in self.feature_flags}
+        problems += [
+            (("env", name), f"is also set by featureFlags.{flags[name]}; keep one of them")
+            for name in self.env
+            if name in flags
+        ]
+        if problems:
+            raise NestedProblems(problems)
         if self.autoscaling and not (
             self.autoscaling.min_replicas <= self.replicas <= self.autoscaling.max_replicas
         ):
@@ -234,3 +322,8 @@ class AppSettings(ConfigModel):
     def colour_image(self, colour: Colour) -> str:
         """The image a blue/green colour runs."""
         return (self.blue_green.blue_image if colour == "blue" else self.blue_green.green_image) or self.image
+
+
+def _amount(value: int | str) -> int:
+    """The number in a pod count or a percentage ("00%" is 0, like 0)."""
+    return value if isinstance(value, int) else int(value.rstrip("%"))

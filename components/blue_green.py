@@ -11,6 +11,7 @@ import pulumi
 
 from components.app_settings import Colour
 from components.gating import GateTarget, declare_gate
+from components.names import preview_service_name
 from components.workload import (
     WorkloadArgs,
     declare_deployment,
@@ -51,7 +52,7 @@ class BlueGreenRelease(pulumi.ComponentResource):
         preview = declare_service(
             name,
             args,
-            service_name=f"{app_name}-preview",
+            service_name=preview_service_name(app_name),
             selector=track_selector(app_name, plan.idle),
             role="preview",
             opts=child,

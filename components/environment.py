@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.app_env import CONFIG_MAP_ENV
 from components.podspec import standard_labels
-from components.profiles import CONTAINER_LIMITS, QUOTAS
+from components.profiles import CONTAINER_LIMITS
 from components.settings import PROJECT, StackSettings
 
 
@@ -23,28 +24,19 @@ class EnvironmentArgs:
     """Environment-variable name -> secret value, for the app Secret (empty: no Secret)."""
 
 
+def _env_text(value: object) -> str:
+    """A setting as an environment variable holds it: true/false, lists comma-separated."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
 def app_config_data(settings: StackSettings) -> dict[str, str]:
     """The non-secret app config of the environment table, as the app reads it from its env."""
-
-    def flag(value: bool) -> str:
-        return str(value).lower()
-
-    return {
-        "APP_ENVIRONMENT": settings.environment,
-        "API_BASE_URL": settings.api_base_url,
-        "API_TIMEOUT_SECONDS": str(settings.api_timeout_seconds),
-        "API_RETRIES": str(settings.api_retries),
-        "DATABASE_HOST": settings.database_host,
-        "DATABASE_PORT": str(settings.database_port),
-        "DATABASE_NAME": settings.database_name,
-        "LOG_LEVEL": settings.log_level,
-        "LOG_SINKS": ",".join(settings.log_sinks),
-        "FEATURE_NEW_UI": flag(settings.feature_new_ui),
-        "FEATURE_BETA": flag(settings.feature_beta),
-        "FEATURE_ANALYTICS": flag(settings.feature_analytics),
-        "DEBUG_MODE": flag(settings.debug_mode),
-        "ANALYTICS_ENABLED": flag(settings.analytics_enabled),
-    }
+    values = settings.model_dump(by_alias=True)
+    return {name: _env_text(values[key]) for name, key in CONFIG_MAP_ENV.items()}
 
 
 class Environment(pulumi.ComponentResource):
@@ -93,7 +85,7 @@ class Environment(pulumi.ComponentResource):
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata=metadata(f"{PROJECT}-quota"),
-            spec={"hard": QUOTAS[settings.environment]},
+            spec={"hard": settings.namespace_quota.hard()},
             opts=child,
         )
         if settings.cluster.addons.monitoring != "none":

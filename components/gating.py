@@ -16,6 +16,7 @@ import pulumi
 
 from components.app_settings import AppSettings
 from components.health_gate import HealthGate, HealthGateArgs
+from components.urls import join
 
 if TYPE_CHECKING:
     from components.workload import WorkloadArgs
@@ -62,7 +63,7 @@ def gate_spec(
     spec: dict[str, Any] = {"name": f"{app_name}-{target.role}", **app.gate.spec}
     if target.url:
         probe: dict[str, Any] = {
-            "url": target.url.rstrip("/") + app.gate.probe_path,
+            "url": join(target.url, app.gate.probe_path),
             "max_response_time": MAX_RESPONSE_TIME_S,
         }
         if target.headers:

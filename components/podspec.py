@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.app_env import feature_env
 from components.app_settings import AppSettings, Probe
+from components.names import instance_label
 from components.settings import PROJECT
 
 # A fixed non-root identity: the image's user does not matter, the pod never runs as root.
@@ -35,7 +37,7 @@ def standard_labels(app_name: str, environment: str, component: str) -> dict[str
     """Labels on every object (app.kubernetes.io/* recommended labels plus the environment)."""
     return {
         "app.kubernetes.io/name": app_name,
-        "app.kubernetes.io/instance": f"{app_name}-{environment}",
+        "app.kubernetes.io/instance": instance_label(app_name, environment),
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": PROJECT,
         "app.kubernetes.io/managed-by": "pulumi",
@@ -54,13 +56,14 @@ def _probe(probe: Probe) -> k8s.core.v1.ProbeArgsDict:
 
 
 def _env(app: AppSettings, inputs: PodInputs, track: str) -> list[k8s.core.v1.EnvVarArgsDict]:
+    # The names are app_env.POD_ENV's; the settings refuse an app env var that reuses any name here.
     env: list[k8s.core.v1.EnvVarArgsDict] = [
         {"name": "APP_NAME", "value": inputs.app_name},
         {"name": "APP_TRACK", "value": track},
     ]
     env += [{"name": name, "value": value} for name, value in sorted(app.env.items())]
     env += [
-        {"name": f"FEATURE_{flag.upper()}", "value": str(enabled).lower()}
+        {"name": feature_env(flag), "value": str(enabled).lower()}
         for flag, enabled in sorted(app.feature_flags.items())
     ]
     if inputs.secret_name is not None:

@@ -41,40 +41,33 @@ WORKLOAD_DEFAULTS: Final[dict[Environment, dict[str, Any]]] = {
     "dev": {"strategy": "rolling", "replicas": 1, **_CAUTIOUS_ROLLOUT, **_SMALL_POD},
 }
 
-# Namespace ResourceQuota per environment. Sized for two full copies of every app (blue/green and
-# canary keep the previous version running) plus rollout surge, with headroom.
-QUOTAS: Final[dict[Environment, dict[str, str]]] = {
+# Namespace ResourceQuota per environment: the defaults of `flutter-app:namespaceQuota` (same
+# shape; a stack's value is merged over them). Sized for two full copies of every app (blue/green
+# and canary keep the previous version running) plus rollout surge, with headroom.
+QUOTA_DEFAULTS: Final[dict[Environment, dict[str, Any]]] = {
     "production": {
-        "requests.cpu": "8",
-        "requests.memory": "16Gi",
-        "limits.cpu": "16",
-        "limits.memory": "32Gi",
-        "pods": "60",
-        "services.loadbalancers": "0",
+        "requests": {"cpu": "8", "memory": "16Gi"},
+        "limits": {"cpu": "16", "memory": "32Gi"},
+        "pods": 60,
+        "loadBalancers": 0,
     },
     "staging": {
-        "requests.cpu": "4",
-        "requests.memory": "8Gi",
-        "limits.cpu": "8",
-        "limits.memory": "16Gi",
-        "pods": "30",
-        "services.loadbalancers": "0",
+        "requests": {"cpu": "4", "memory": "8Gi"},
+        "limits": {"cpu": "8", "memory": "16Gi"},
+        "pods": 30,
+        "loadBalancers": 0,
     },
     "test": {
-        "requests.cpu": "2",
-        "requests.memory": "4Gi",
-        "limits.cpu": "4",
-        "limits.memory": "8Gi",
-        "pods": "20",
-        "services.loadbalancers": "0",
+        "requests": {"cpu": "2", "memory": "4Gi"},
+        "limits": {"cpu": "4", "memory": "8Gi"},
+        "pods": 20,
+        "loadBalancers": 0,
     },
     "dev": {
-        "requests.cpu": "2",
-        "requests.memory": "4Gi",
-        "limits.cpu": "4",
-        "limits.memory": "8Gi",
-        "pods": "20",
-        "services.loadbalancers": "0",
+        "requests": {"cpu": "2", "memory": "4Gi"},
+        "limits": {"cpu": "4", "memory": "8Gi"},
+        "pods": 20,
+        "loadBalancers": 0,
     },
 }
 

@@ -9,19 +9,43 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, get_args, get_origin
 
 import pulumi
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
+from components.addons import INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE
+from components.app_env import SECRET_ENV
 from components.app_settings import AppSettings
-from components.capacity import fmt_quantity, peak_usage
+from components.capacity import NamespaceQuota, peak_usage
 from components.cluster_settings import ClusterSettings
-from components.config_types import Bool, ConfigModel, DnsLabel, LogLevel, LogSink, Port
-from components.profiles import CLUSTER_DEFAULTS, ENVIRONMENTS, QUOTAS, WORKLOAD_DEFAULTS, Environment
-from components.validation import ConfigError, Problem, did_you_mean, parse_quantity
+from components.config_types import (
+    ConfigModel,
+    Dns1035Label,
+    LogLevel,
+    LogSink,
+    TextBool,
+    TextInt,
+)
+from components.names import derived_names, name_problem
+from components.profiles import (
+    CLUSTER_DEFAULTS,
+    ENVIRONMENTS,
+    QUOTA_DEFAULTS,
+    WORKLOAD_DEFAULTS,
+    Environment,
+)
+from components.urls import check_base_url
+from components.validation import (
+    ConfigError,
+    NestedProblems,
+    Problem,
+    check_dns_label,
+    did_you_mean,
+    show,
+)
 
 PROJECT: Final = "flutter-app"
 DEFAULT_APP: Final = "flutter-app"
@@ -29,39 +53,69 @@ DEFAULT_APP: Final = "flutter-app"
 # Read by the HealthGate provider in its own process (components/health_gate.py), never by the
 # program; like every credential they must be secret.
 GATE_SECRET_KEYS: Final = ("prometheusToken", "gateWebhookUrl")
-SECRET_KEYS: Final[dict[str, str]] = {
-    "firebaseApiKey": "FIREBASE_API_KEY",
-    "databasePassword": "DATABASE_PASSWORD",
-}
+SECRET_KEYS: Final[dict[str, str]] = SECRET_ENV
 CREDENTIAL_KEYS: Final = (*SECRET_KEYS, *GATE_SECRET_KEYS)
 # Keys whose stack value is YAML structure; the engine hands them to the program as JSON text.
-_STRUCTURED_KEYS: Final = frozenset({"apps", "cluster", "logSinks", "reportThresholds"})
+_STRUCTURED_KEYS: Final = frozenset({"apps", "cluster", "logSinks", "namespaceQuota", "reportThresholds"})
+# Namespaces the stack must never declare (and so own, and delete with the stack): Kubernetes' own,
+# and the add-ons'.
+RESERVED_NAMESPACES: Final = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease"}
+    | {ISTIO_NAMESPACE, INGRESS_NAMESPACE, MONITORING_NAMESPACE}
+)
+
+
+def _namespace(value: str) -> str:
+    if value == "":
+        return value
+    check_dns_label(value)
+    if value in RESERVED_NAMESPACES:
+        raise ValueError(
+            "is a namespace of Kubernetes or of the add-ons; the stack would declare it as its own and "
+            "delete it with the stack: choose another (empty means flutter-app-<environment>)"
+        )
+    return value
+
+
+def _prometheus_url(value: str) -> str:
+    hint = "give the gates a bearer token with `pulumi config set --secret flutter-app:prometheusToken`"
+    return value and check_base_url(value, schemes=("http", "https"), credential_hint=hint)
+
+
+def _api_base_url(value: str) -> str:
+    hint = (
+        "the URL goes into the flutter-app-config ConfigMap in plain text: the app's credentials are "
+        "secret config (`pulumi config set --secret`)"
+    )
+    return check_base_url(value, schemes=("https",), credential_hint=hint)
 
 
 class StackSettings(ConfigModel):
     """Everything one stack deploys, read from its config (see Pulumi.yaml for every key)."""
 
     environment: Environment
-    namespace: Annotated[str, Field(pattern=r"^$|^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = ""
-    prometheus_url: Annotated[str, Field(pattern=r"^$|^https?://[^\s/]+(/\S*)?$")] = ""
-    api_base_url: Annotated[str, Field(pattern=r"^https://[^\s/]+(/\S*)?$")]
-    api_timeout_seconds: Annotated[int, Field(ge=1, le=300)]
-    api_retries: Annotated[int, Field(ge=0, le=10)]
+    namespace: Annotated[str, AfterValidator(_namespace)] = ""
+    prometheus_url: Annotated[str, AfterValidator(_prometheus_url)] = ""
+    api_base_url: Annotated[str, AfterValidator(_api_base_url)]
+    api_timeout_seconds: Annotated[TextInt, Field(ge=1, le=300)]
+    api_retries: Annotated[TextInt, Field(ge=0, le=10)]
     database_host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+$")]
-    database_port: Port = 5432
+    database_port: Annotated[TextInt, Field(ge=1, le=65535)] = 5432
     database_name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
     log_level: LogLevel
     log_sinks: Annotated[list[LogSink], Field(min_length=1)]
-    feature_new_ui: Bool
-    feature_beta: Bool
-    feature_analytics: Bool
-    debug_mode: Bool
-    analytics_enabled: Bool
+    feature_new_ui: TextBool
+    feature_beta: TextBool
+    feature_analytics: TextBool
+    debug_mode: TextBool
+    analytics_enabled: TextBool
     cluster: ClusterSettings
-    apps: Annotated[dict[DnsLabel, AppSettings], Field(min_length=1)]
-    """Declared after environment and cluster: its checks read them."""
+    namespace_quota: NamespaceQuota
+    """The namespace's ResourceQuota (defaults per environment: components/profiles.py)."""
+    apps: Annotated[dict[Dns1035Label, AppSettings], Field(min_length=1)]
+    """Declared after environment, cluster and namespaceQuota: its checks read them."""
     report_thresholds: dict[str, Any] = Field(default_factory=dict)
-    """Alert thresholds of `rollout report`, which validates them (rollout/monitoring/alerts.py)."""
+    """Alert thresholds of `rollout report` (rollout/monitoring/alerts.py), checked here too."""
 
     @field_validator("apps")
     @classmethod
@@ -69,25 +123,52 @@ class StackSettings(ConfigModel):
         cls, apps: dict[str, AppSettings], info: ValidationInfo
     ) -> dict[str, AppSettings]:
         environment, cluster = info.data.get("environment"), info.data.get("cluster")
+        quota = info.data.get("namespace_quota")
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if environment is not None:
+            problems += [
+                ((name,), problem)
+                for name, app in apps.items()
+                for derived in derived_names(name, app.strategy, environment)
+                if (problem := name_problem(derived))
+            ]
         canaries = sorted(name for name, app in apps.items() if app.strategy == "canary")
         if canaries and cluster is not None and cluster.addons.istio == "none":
-            raise ValueError(
-                f"{', '.join(canaries)} use strategy canary, which needs cluster.addons.istio: true "
-                "(or external)"
-            )
-        if environment in QUOTAS:
-            quota = QUOTAS[environment]
-            over = [
-                f"{key} {fmt_quantity(used)} > {quota[key]}"
-                for key, used in peak_usage(apps.values()).items()
-                if key in quota and used > parse_quantity(quota[key])
-            ]
-            if over:
-                raise ValueError(
-                    f"at the peak of a release (surge and both tracks running) the apps need {', '.join(over)}, "
-                    f"beyond the {environment} namespace quota (components/profiles.py): lower replicas or resources"
+            problems.append(
+                (
+                    (),
+                    f"{', '.join(canaries)} use strategy canary, which needs cluster.addons.istio: true "
+                    "(or external)",
                 )
+            )
+        if quota is not None and (over := quota.exceeded(peak_usage(apps.values()))):
+            problems.append(
+                (
+                    (),
+                    f"at the peak of a release (surge and both tracks running) the apps need {', '.join(over)}, "
+                    f"beyond the {environment} namespace quota ({PROJECT}:namespaceQuota): raise it, or lower "
+                    "replicas or resources",
+                )
+            )
+        if problems:
+            raise NestedProblems(problems)
         return apps
+
+    @field_validator("report_thresholds")
+    @classmethod
+    def _report_thresholds(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from rollout.monitoring.alerts import THRESHOLDS_KEY, ThresholdsError, parse_thresholds
+
+        try:
+            parse_thresholds(value)
+        except ThresholdsError as error:
+            nested = []
+            for text in error.problems:
+                where, _, message = text.partition(": ")
+                path = where.removeprefix(THRESHOLDS_KEY).lstrip(".")
+                nested.append((tuple(path.split(".")) if path else (), message))
+            raise NestedProblems(nested) from None
+        return value
 
     @property
     def uses_istio(self) -> bool:
@@ -137,6 +218,10 @@ def _with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
     merged["cluster"] = (
         _deep_merge(CLUSTER_DEFAULTS[environment], cluster) if isinstance(cluster, Mapping) else cluster
     )
+    quota = raw.get("namespaceQuota", {})
+    merged["namespaceQuota"] = (
+        _deep_merge(QUOTA_DEFAULTS[environment], quota) if isinstance(quota, Mapping) else quota
+    )
     apps = raw.get("apps", {DEFAULT_APP: {}})
     if isinstance(apps, Mapping):
         merged["apps"] = {
@@ -176,6 +261,10 @@ def _problems(error: ValidationError) -> list[Problem]:
         # Pydantic inserts "[key]" for a bad dict key; the key itself is the location.
         loc = tuple(p for p in item["loc"] if p != "[key]")
         kind, value = item["type"], item.get("input")
+        nested = item.get("ctx", {}).get("error")
+        if isinstance(nested, NestedProblems):
+            problems += [Problem(_key(loc + where), message) for where, message in nested.problems]
+            continue
         if kind == "missing":
             message = "required but not set"
         elif kind == "extra_forbidden":
@@ -190,7 +279,7 @@ def _problems(error: ValidationError) -> list[Problem]:
             text = item["msg"].removeprefix("Value error, ")
             if kind == "string_pattern_mismatch":
                 text = f"does not match the expected format {item['ctx']['pattern']}"
-            shown = "" if isinstance(value, Mapping) else f" (got {json.dumps(value, default=str)})"
+            shown = "" if isinstance(value, Mapping) else f" (got {show(value)})"
             message = f"{text}{shown}"
         problems.append(Problem(_key(loc), message))
     return problems
@@ -216,10 +305,56 @@ def decode_config(texts: Mapping[str, str]) -> tuple[dict[str, Any], list[Proble
             try:
                 raw[key] = json.loads(text)
             except json.JSONDecodeError:
-                problems.append(Problem(f"{PROJECT}:{key}", f"expected a YAML object or list (got {text!r})"))
+                problems.append(
+                    Problem(f"{PROJECT}:{key}", f"expected a YAML object or list (got {show(text)})")
+                )
         else:
             raw[key] = text
     return raw, problems
+
+
+def _within(key: str, roots: Collection[str]) -> bool:
+    return any(key == root or key.startswith((f"{root}.", f"{root}[")) for root in roots)
+
+
+def validate_config(texts: Mapping[str, str], secret_keys: Collection[str], *, stack: str) -> StackSettings:
+    """Every check of a stack's config in one pass: ``texts`` as the engine hands config to a
+    program (keys without the project prefix), ``secret_keys`` the ones set with ``--secret``.
+    Raises one ConfigError listing every problem (a key that cannot be read is named once, not
+    again as missing)."""
+    prefix = f"{PROJECT}:"
+    fields = {field.alias for field in StackSettings.model_fields.values()}
+    problems: list[Problem] = []
+    unreadable: set[str] = set()
+    for key in CREDENTIAL_KEYS:
+        if key in texts and key not in secret_keys:
+            problems.append(
+                Problem(
+                    f"{prefix}{key}",
+                    f"is a credential stored in plaintext; use `pulumi config set --secret {key}`",
+                )
+            )
+    for key in sorted(set(secret_keys) & fields):
+        problems.append(
+            Problem(
+                f"{prefix}{key}",
+                "is set as a secret (`secure:`), but this key is not one: its value goes into plain "
+                "outputs (ConfigMap, HealthGate spec); set it with `pulumi config set` without --secret, "
+                "and keep credentials out of it (README, Secrets)",
+            )
+        )
+        unreadable.add(f"{prefix}{key}")
+    plain = {key: text for key, text in texts.items() if key not in secret_keys or key not in fields}
+    raw, decoding = decode_config(plain)
+    problems += decoding
+    unreadable |= {problem.key for problem in decoding}
+    try:
+        settings = parse_settings(raw, stack=stack)
+    except ConfigError as error:
+        problems += [p for p in error.problems if not _within(p.key, unreadable)]
+    if problems:
+        raise ConfigError(stack, problems)
+    return settings
 
 
 def load(stack: str | None = None) -> Settings:
@@ -230,21 +365,9 @@ def load(stack: str | None = None) -> Settings:
     config = pulumi.Config(PROJECT)
     prefix = f"{PROJECT}:"
     keys = sorted(k.removeprefix(prefix) for k in CONFIG.get() if k.startswith(prefix))
-    raw, problems = decode_config({key: text for key in keys if (text := config.get(key)) is not None})
-    for key in CREDENTIAL_KEYS:
-        if key in keys and not is_config_secret(f"{prefix}{key}"):
-            problems.append(
-                Problem(
-                    f"{prefix}{key}",
-                    f"is a credential stored in plaintext; use `pulumi config set --secret {key}`",
-                )
-            )
-    try:
-        parsed = parse_settings(raw, stack=stack)
-    except ConfigError as error:
-        problems.extend(error.problems)
-    if problems:
-        raise ConfigError(stack, problems)
+    texts = {key: text for key in keys if (text := config.get(key)) is not None}
+    secret_keys = {key for key in keys if is_config_secret(f"{prefix}{key}")}
+    parsed = validate_config(texts, secret_keys, stack=stack)
     secrets = {key: config.require_secret(key) for key in SECRET_KEYS if key in keys}
     missing = tuple(f"{prefix}{key}" for key in SECRET_KEYS if key not in keys)
     return Settings(stack=stack, config=parsed, secrets=Secrets(secrets), missing_secrets=missing)

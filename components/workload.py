@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.app_settings import AppSettings
 from components.gating import GateContext, GateTarget, declare_gate
+from components.names import track_name, version_label
 from components.podspec import PORT_NAME, PodInputs, pod_template, standard_labels
 from components.validation import parse_image
 
@@ -47,7 +48,7 @@ def deployment_spec(
     labels = {
         **standard_labels(pod.app_name, pod.environment, "web"),
         **selector,
-        "app.kubernetes.io/version": (ref.tag or ref.digest or "").replace("sha256:", "")[:63],
+        "app.kubernetes.io/version": version_label(ref),
     }
     spec: k8s.apps.v1.DeploymentSpecArgsDict = {
         "selector": {"match_labels": selector},
@@ -87,7 +88,7 @@ def declare_deployment(
     version = {"version": selector["version"]} if "version" in selector else {}
     return k8s.apps.v1.Deployment(
         resource_name,
-        metadata=object_metadata(args, object_name or f"{args.pod.app_name}-{track}", **version),
+        metadata=object_metadata(args, object_name or track_name(args.pod.app_name, track), **version),
         spec=deployment_spec(args, image=image, replicas=replicas, selector=selector, track=track),
         opts=opts,
     )

@@ -14,7 +14,7 @@ from components.validation import ConfigError
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.offline.engine import ProgramRun, Registration, run_program
 from rollout.offline.policy import PolicyPackError, Violation, check_policies
-from rollout.offline.project import ProjectError, load_stack_config
+from rollout.offline.project import ProjectError, check_stack
 from rollout.offline.render import manifests, resources_json, to_yaml, write_atomically
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def render_stack(project_dir: Path, stack: str, pack_dir: Path) -> Rendered:
     """Run the program for ``stack`` and the policy pack over what it declared; raise
     CommandError (exit 2) for a bad project, config or pack."""
     try:
-        config = load_stack_config(project_dir, stack)
+        config = check_stack(project_dir, stack)
         if not (pack_dir / "PulumiPolicy.yaml").is_file():
             raise CommandError(
                 f"no policy pack at {pack_dir} (PulumiPolicy.yaml); point --policy-pack at one"

@@ -113,7 +113,7 @@ def handle(args: argparse.Namespace, console: Console) -> ExitCode:
     from gates.prometheus import PrometheusClient
     from gates.report import mask
     from rollout.monitoring.collect import PrometheusUnavailable, collect
-    from rollout.monitoring.config import PROMETHEUS_URL_KEY, ReportConfigError, load_report_config
+    from rollout.monitoring.config import PROMETHEUS_URL_KEY, load_report_config
     from rollout.monitoring.notify import KINDS, WEBHOOK_KIND_ENV, WEBHOOK_URL_ENV, notify
     from rollout.monitoring.render import to_html, to_markdown
     from rollout.offline.project import ProjectError
@@ -121,7 +121,7 @@ def handle(args: argparse.Namespace, console: Console) -> ExitCode:
     env = os.environ
     try:
         config = load_report_config(args.cwd, args.stack)
-    except (ProjectError, ConfigError, ReportConfigError) as error:
+    except (ProjectError, ConfigError) as error:
         raise CommandError(str(error)) from None
     url = args.prometheus or config.prometheus_url
     if not url:

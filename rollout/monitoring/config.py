@@ -4,31 +4,24 @@ Keys read (all under the ``flutter-app:`` namespace):
 
 * the typed stack settings (``apps`` with each app's strategy, replicas, resource limits,
   ``blueGreen.active``, ``canary.weight``/``image``; ``namespace``/``environment``), validated by
-  ``components.settings.parse_settings`` with its per-environment defaults;
+  ``components.settings.validate_config`` (every check the program makes) with its per-environment defaults;
 * ``prometheusUrl``: Prometheus base URL (``--prometheus`` overrides it);
 * ``reportThresholds``: alert thresholds (see ``rollout.monitoring.alerts``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from components.app_settings import AppSettings
-from components.settings import PROJECT, StackSettings, decode_config, parse_settings
-from components.validation import ConfigError, parse_quantity
+from components.settings import PROJECT
+from components.validation import parse_quantity
 from rollout.monitoring.alerts import Thresholds, parse_thresholds
-from rollout.offline.project import SECRET_PLACEHOLDER, StackConfig
+from rollout.offline.project import StackConfig, stack_settings
 
 PROMETHEUS_URL_KEY: Final = f"{PROJECT}:prometheusUrl"
-THRESHOLDS_KEY: Final = f"{PROJECT}:reportThresholds"
-_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-
-
-class ReportConfigError(ValueError):
-    """The stack config cannot drive a report (exit 2); the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -56,20 +49,6 @@ class ReportConfig:
     prometheus_url: str | None
     thresholds: Thresholds
     apps: tuple[AppTarget, ...]
-
-
-def _settings(config: StackConfig) -> StackSettings:
-    """The stack's settings, read as the program reads them (secret values are not needed)."""
-    prefix = f"{PROJECT}:"
-    texts = {
-        key.removeprefix(prefix): text
-        for key, text in config.values.items()
-        if key.startswith(prefix) and key not in config.secret_keys
-    }
-    raw, problems = decode_config(texts)
-    if problems:
-        raise ConfigError(config.stack, problems)
-    return parse_settings(raw, stack=config.stack)
 
 
 def _release(app: AppSettings) -> tuple[str, tuple[DeploymentTarget, ...]]:
@@ -119,38 +98,21 @@ def _app_target(name: str, app: AppSettings) -> AppTarget:
     )
 
 
-def _prometheus_url(config: StackConfig) -> str | None:
-    value = config.values.get(PROMETHEUS_URL_KEY)
-    if value is None or value == "":
-        return None
-    if PROMETHEUS_URL_KEY in config.secret_keys or value == SECRET_PLACEHOLDER:
-        raise ReportConfigError(
-            f"{PROMETHEUS_URL_KEY} is a secret, whose value cannot be read offline; "
-            "pass --prometheus URL (and a token in ROLLOUT_PROMETHEUS_TOKEN)"
-        )
-    if not _URL.match(value):
-        raise ReportConfigError(f"{PROMETHEUS_URL_KEY}: expected an http(s) URL (got {value!r})")
-    return value
-
-
 def report_config(config: StackConfig) -> ReportConfig:
-    """Validate what the report needs; ReportConfigError naming the key, or ConfigError."""
-    settings = _settings(config)
-    try:
-        thresholds = parse_thresholds(config.values.get(THRESHOLDS_KEY))
-    except ValueError as error:
-        raise ReportConfigError(str(error)) from None
+    """What the report needs from the stack's settings; ConfigError naming every bad key (the
+    settings check prometheusUrl and reportThresholds with everything else)."""
+    settings = stack_settings(config)
     return ReportConfig(
         stack=config.stack,
         namespace=settings.namespace_name,
-        prometheus_url=_prometheus_url(config),
-        thresholds=thresholds,
+        prometheus_url=settings.prometheus_url or None,
+        thresholds=parse_thresholds(settings.report_thresholds or None),
         apps=tuple(_app_target(name, app) for name, app in settings.apps.items()),
     )
 
 
 def load_report_config(project_dir: Path, stack: str) -> ReportConfig:
-    """Read the stack's files and validate them (ProjectError, ConfigError, ReportConfigError)."""
+    """Read the stack's files and validate them (ProjectError, ConfigError)."""
     from rollout.offline.project import load_stack_config
 
     return report_config(load_stack_config(project_dir, stack))

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.settings import StackSettings, validate_config
+from components.validation import ConfigError, Problem, show
 from rollout.yamlfile import YamlFileError, read_yaml
 
 # Stands in for a `secure:` value offline. Masked wherever it is written, like any secret.
@@ -64,7 +66,7 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _type_problem(key: str, declared: str, value: Any) -> str | None:
+def _type_problem(key: str, declared: str, value: Any) -> Problem | None:
     ok = {
         "string": isinstance(value, str | int | float) and not isinstance(value, bool),
         "integer": (isinstance(value, int) and not isinstance(value, bool))
@@ -72,11 +74,23 @@ def _type_problem(key: str, declared: str, value: Any) -> str | None:
         "boolean": isinstance(value, bool) or value in ("true", "false"),
         "array": isinstance(value, list),
     }.get(declared, True)
-    return None if ok else f"{key}: must be of type '{declared}' (got {json.dumps(value, default=str)})"
+    return None if ok else Problem(key, f"must be of type '{declared}' (got {show(value)})")
 
 
 def load_stack_config(directory: Path, stack: str) -> StackConfig:
     """Read Pulumi.yaml and Pulumi.<stack>.yaml; raise ProjectError naming each bad key."""
+    config, problems = read_stack_config(directory, stack)
+    if problems:
+        raise ProjectError(
+            f"invalid config for stack '{stack}' (Pulumi.{stack}.yaml):", [str(p) for p in problems]
+        )
+    return config
+
+
+def read_stack_config(directory: Path, stack: str) -> tuple[StackConfig, list[Problem]]:
+    """Read Pulumi.yaml and Pulumi.<stack>.yaml as the CLI would hand them to the program, with the
+    problems the CLI would refuse per key (declared types, missing or empty values), so that a
+    caller can list them with every other problem; ProjectError when the files cannot be used."""
     project_file = directory / "Pulumi.yaml"
     if not project_file.is_file():
         raise ProjectError(f"no Pulumi.yaml in {directory} (use --cwd to point at the project)")
@@ -118,13 +132,13 @@ def load_stack_config(directory: Path, stack: str) -> StackConfig:
     if not isinstance(stack_config, dict):
         raise ProjectError(f"{stack_file.name}: 'config' must be a mapping (got {_kind(stack_config)})")
     secret_keys: set[str] = set()
-    problems = []
+    problems: list[Problem] = []
     empty: set[str] = set()
     for key, value in stack_config.items():
         full = qualify(str(key))
         if value is None:
             # Not a default, not "": the line is half-written. Naming it beats guessing.
-            problems.append(f"{full}: has no value (null); give it one or remove the line")
+            problems.append(Problem(full, "has no value (null); give it one or remove the line"))
             empty.add(full)
         elif isinstance(value, dict) and set(value) == {"secure"}:
             secret_keys.add(full)
@@ -132,19 +146,19 @@ def load_stack_config(directory: Path, stack: str) -> StackConfig:
         else:
             values[full] = value
 
-    missing = [k.split(":", 1)[1] for k in declared if k not in values and k not in empty]
-    if missing:
-        problems.append(f"stack '{stack}' is missing configuration value(s): {', '.join(sorted(missing))}")
+    problems += [
+        Problem(key, f"required (declared in Pulumi.yaml without a default) but not set in {stack_file.name}")
+        for key in sorted(declared)
+        if key not in values and key not in empty
+    ]
     for key, spec in declared.items():
         if key in values and key not in secret_keys and "type" in spec:
             problem = _type_problem(key, spec["type"], values[key])
             if problem:
                 problems.append(problem)
-    if problems:
-        raise ProjectError(f"invalid config for stack '{stack}' ({stack_file.name}):", problems)
 
     main = directory / project.get("main", ".")
-    return StackConfig(
+    config = StackConfig(
         project=name,
         stack=stack,
         directory=directory,
@@ -152,3 +166,27 @@ def load_stack_config(directory: Path, stack: str) -> StackConfig:
         values={k: _as_text(v) for k, v in values.items()},
         secret_keys=frozenset(secret_keys),
     )
+    return config, problems
+
+
+def stack_settings(config: StackConfig) -> StackSettings:
+    """The stack's settings, checked exactly as the program checks them (ConfigError otherwise)."""
+    prefix = f"{config.project}:"
+    texts = {key.removeprefix(prefix): text for key, text in config.values.items() if key.startswith(prefix)}
+    secret = {key.removeprefix(prefix) for key in config.secret_keys if key.startswith(prefix)}
+    return validate_config(texts, secret, stack=config.stack)
+
+
+def check_stack(directory: Path, stack: str) -> StackConfig:
+    """Read the stack and check its settings before the program runs: ConfigError listing every
+    problem at once, the files' own (a declared type, a missing value) and the settings' (each key
+    named once), ProjectError when the files cannot be used."""
+    config, problems = read_stack_config(directory, stack)
+    named = {problem.key for problem in problems}
+    try:
+        stack_settings(config)
+    except ConfigError as error:
+        problems += [p for p in error.problems if p.key not in named]
+    if problems:
+        raise ConfigError(stack, problems)
+    return config

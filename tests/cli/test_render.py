@@ -192,16 +192,25 @@ def test_a_bad_stack_leaves_earlier_output_untouched(project: Path, tmp_path: Pa
     assert not (out / "test").exists()
 
 
-def test_declared_type_mismatch_and_missing_key_exit_2(project: Path, tmp_path: Path) -> None:
+def test_declared_type_mismatch_and_missing_key_exit_2_with_every_other_problem(
+    project: Path, tmp_path: Path
+) -> None:
     def change(config: dict) -> None:
         config["flutter-app:apiRetries"] = "two"
         del config["flutter-app:apiBaseUrl"]
+        config["flutter-app:apps"]["flutter-app"]["replicas"] = True
 
     edit_stack(project, "test", change)
     code, _, stderr = rollout("--cwd", str(project), "render", "--stack", "test", "--out", str(tmp_path))
     assert code == 2
-    assert "flutter-app:apiRetries: must be of type 'integer'" in stderr
-    assert "missing configuration value(s): apiBaseUrl" in stderr
+    # The declared-type problem does not hide the settings' problems, and no key is named twice.
+    assert stderr.splitlines() == [
+        "error: invalid config for stack 'test' (3 problems):",
+        "  - flutter-app:apiBaseUrl: required (declared in Pulumi.yaml without a default) but not set in "
+        "Pulumi.test.yaml",
+        """  - flutter-app:apiRetries: must be of type 'integer' (got "two")""",
+        "  - flutter-app:apps.flutter-app.replicas: Input should be a valid integer (got true)",
+    ]
 
 
 def test_unknown_stack_and_missing_project_exit_2(tmp_path: Path) -> None:

@@ -91,8 +91,12 @@ def test_gate_spec_overrides_are_validated_naming_the_key(project: Path) -> None
     )
     with pytest.raises(ConfigError) as caught:
         run_stack(project, "staging")
-    line = next(ln for ln in str(caught.value).splitlines() if "flutter-app:apps.flutter-app.gate.spec" in ln)
-    assert "probes are built from the app" in line
+    lines = [ln.strip() for ln in str(caught.value).splitlines()]
+    assert (
+        "- flutter-app:apps.flutter-app.gate.spec.probes: built from the app; set url / prometheusUrl instead"
+        in lines
+    )
+    assert any(ln.startswith("- flutter-app:apps.flutter-app.gate.spec.interval: ") for ln in lines)
 
 
 def test_gate_timing_from_config_reaches_the_gate(project: Path) -> None:

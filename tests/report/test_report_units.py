@@ -176,7 +176,7 @@ def test_missing_prometheus_url_says_how_to_set_it(tmp_path: Path) -> None:
         ),
         # Named by the settings model where it declares prometheusUrl, by the report otherwise.
         ({"prometheusUrl": "prometheus:9090"}, "flutter-app:prometheusUrl: "),
-        ({"prometheusUrl": {"secure": "AAABAxyz"}}, "flutter-app:prometheusUrl is a secret"),
+        ({"prometheusUrl": {"secure": "AAABAxyz"}}, "flutter-app:prometheusUrl: is set as a secret"),
         ({"apps": {"web": {"image": "x", "replicas": 0}}}, "flutter-app:apps.web.replicas"),
     ],
 )
