@@ -11,8 +11,7 @@ import itertools
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from components.app_env import feature_env, owner_of
 from components.config_types import (
@@ -158,6 +157,12 @@ class Canary(ConfigModel):
     gateways: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")]] = Field(default_factory=list)
     """Istio Gateways as namespace/name."""
 
+    @model_validator(mode="after")
+    def _weight_needs_an_image(self) -> Canary:
+        if self.weight and self.image is None:
+            raise NestedProblems([(("weight",), f"is {self.weight} but no canary.image is set")])
+        return self
+
 
 _PROBED = (
     "a HealthGate's spec is stored in plain text (state, resources.json): probe a URL that needs "
@@ -251,11 +256,26 @@ class AppSettings(ConfigModel):
             raise NestedProblems(problems)
         return value
 
+    @field_validator("max_unavailable")
+    @classmethod
+    def _rollout_can_progress(cls, value: int | str, info: ValidationInfo) -> int | str:
+        # The Deployment API's own rules (apps/validation: ValidateRollingUpdateDeployment), as
+        # field checks so that they run whatever else in the app is wrong.
+        surge = info.data.get("max_surge")
+        if surge is not None and _amount(surge) == 0 and _amount(value) == 0:
+            raise ValueError(
+                f"may not be 0 when maxSurge is 0 (maxSurge {surge!s}): a rolling update could never progress"
+            )
+        if isinstance(value, str) and _amount(value) > 100:
+            raise ValueError("expected at most 100%")
+        return value
+
     @field_validator("feature_flags")
     @classmethod
-    def _flags(cls, value: dict[str, bool]) -> dict[str, bool]:
+    def _flags(cls, value: dict[str, bool], info: ValidationInfo) -> dict[str, bool]:
         problems: list[tuple[tuple[str | int, ...], str]] = []
         first: dict[str, str] = {}
+        env = info.data.get("env") or {}
         for flag in value:
             variable = feature_env(flag)
             if problem := _variable_problem(flag, variable):
@@ -264,54 +284,38 @@ class AppSettings(ConfigModel):
                 problems.append(
                     ((flag,), f"becomes {variable}, as featureFlags.{first[variable]} does; keep one of them")
                 )
+            elif variable in env:
+                problems.append(
+                    ((flag,), f"becomes {variable}, which env.{variable} sets too; keep one of them")
+                )
             else:
                 first[variable] = flag
         if problems:
             raise NestedProblems(problems)
         return value
 
-    @model_validator(mode="after")
-    def _rollout_can_progress(self) -> AppSettings:
-        # The Deployment API's own rules (apps/validation: ValidateRollingUpdateDeployment).
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        surge, unavailable = self.max_surge, self.max_unavailable
-        if _amount(surge) == 0 and _amount(unavailable) == 0:
-            problems.append(
-                (
-                    ("maxUnavailable",),
-                    f"may not be 0 when maxSurge is 0 (maxSurge {surge!s}, maxUnavailable {unavailable!s}): "
-                    "a rolling update could never progress",
-                )
-            )
-        if isinstance(unavailable, str) and _amount(unavailable) > 100:
-            problems.append((("maxUnavailable",), f"{unavailable} is more than 100%"))
-        flags = {feature_env(flag): flag for flag in self.feature_flags}
-        problems += [
-            (("env", name), f"is also set by featureFlags.{flags[name]}; keep one of them")
-            for name in self.env
-            if name in flags
-        ]
-        if problems:
-            raise NestedProblems(problems)
-        if self.autoscaling and not (
-            self.autoscaling.min_replicas <= self.replicas <= self.autoscaling.max_replicas
-        ):
-            raise ValueError(
-                f"replicas {self.replicas} is outside autoscaling "
-                f"{self.autoscaling.min_replicas}..{self.autoscaling.max_replicas}"
-            )
-        if self.autoscaling and self.strategy != "rolling":
-            raise ValueError(
-                f"autoscaling is supported with strategy rolling only (strategy is {self.strategy})"
-            )
-        for section, strategy in (("blue_green", "blue-green"), ("canary", "canary")):
-            if section in self.model_fields_set and self.strategy != strategy:
-                raise ValueError(
-                    f"{to_camel(section)} is set but strategy is {self.strategy}, not {strategy}"
-                )
-        if self.canary.weight and not self.canary_running:
-            raise ValueError(f"canary.weight is {self.canary.weight} but no canary.image is set")
-        return self
+    @field_validator("autoscaling")
+    @classmethod
+    def _autoscaling(cls, value: Autoscaling | None, info: ValidationInfo) -> Autoscaling | None:
+        replicas, strategy = info.data.get("replicas"), info.data.get("strategy")
+        if value is None:
+            return value
+        if strategy is not None and strategy != "rolling":
+            raise ValueError(f"is supported with strategy rolling only (strategy is {strategy})")
+        if replicas is not None and not value.min_replicas <= replicas <= value.max_replicas:
+            raise ValueError(f"replicas {replicas} is outside {value.min_replicas}..{value.max_replicas}")
+        return value
+
+    @field_validator("blue_green", "canary", mode="before")
+    @classmethod
+    def _matches_strategy(cls, value: object, info: ValidationInfo) -> object:
+        # Runs only for a section the stack sets (defaults are not validated); before the
+        # section's own checks, which do not matter for a section that does not belong.
+        wanted = "blue-green" if info.field_name == "blue_green" else "canary"
+        strategy = info.data.get("strategy")
+        if strategy is not None and strategy != wanted:
+            raise ValueError(f"is set but strategy is {strategy}, not {wanted}")
+        return value
 
     @property
     def canary_running(self) -> bool:

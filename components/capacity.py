@@ -76,4 +76,6 @@ def peak_usage(apps: Iterable[AppSettings]) -> dict[str, Decimal]:
 def fmt_quantity(value: Decimal) -> str:
     if value >= 2**30 and value % 2**20 == 0:
         return f"{value / 2**30:.4g}Gi"
+    if value >= 2**20 and value % 2**20 == 0:
+        return f"{value / 2**20:.4g}Mi"
     return f"{value.normalize():f}"

@@ -38,10 +38,10 @@ def check_base_url(value: str, *, schemes: tuple[str, ...], credential_hint: str
         raise ValueError(f"expected a URL with a host, such as {example}")
     if port == 0:
         raise ValueError("expected a port from 1 to 65535")
-    if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise ValueError("expected a base URL without ?query or #fragment: paths are appended to it")
     if kind := credential_in_value(value):
         raise ValueError(f"the URL holds {kind}; {credential_hint}")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("expected a base URL without ?query or #fragment: paths are appended to it")
     return value
 
 

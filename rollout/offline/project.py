@@ -177,6 +177,10 @@ def stack_settings(config: StackConfig) -> StackSettings:
     return validate_config(texts, secret, stack=config.stack)
 
 
+def _below(key: str, root: str) -> bool:
+    return key == root or key.startswith((f"{root}.", f"{root}["))
+
+
 def check_stack(directory: Path, stack: str) -> StackConfig:
     """Read the stack and check its settings before the program runs: ConfigError listing every
     problem at once, the files' own (a declared type, a missing value) and the settings' (each key
@@ -186,7 +190,9 @@ def check_stack(directory: Path, stack: str) -> StackConfig:
     try:
         stack_settings(config)
     except ConfigError as error:
-        problems += [p for p in error.problems if p.key not in named]
+        # A key the files already name is not named again, nor anything below it (apps: null is
+        # not also a missing image).
+        problems += [p for p in error.problems if not any(_below(p.key, key) for key in named)]
     if problems:
         raise ConfigError(stack, problems)
     return config

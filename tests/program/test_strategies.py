@@ -179,8 +179,8 @@ def test_idle_colour_can_be_scaled_down_once_confirmed(project: Path) -> None:
         (
             "staging",
             {"canary": {"weight": 10}},
-            "apps.flutter-app",
-            "canary.weight is 10 but no canary.image",
+            "apps.flutter-app.canary.weight",
+            "is 10 but no canary.image is set",
         ),
         ("staging", {"canary": {"steps": [5, 50, 25, 100]}}, "apps.flutter-app.canary.steps", "increasing"),
         ("staging", {"canary": {"gateways": ["public"]}}, "apps.flutter-app.canary.gateways[0]", '"public"'),
@@ -194,13 +194,13 @@ def test_idle_colour_can_be_scaled_down_once_confirmed(project: Path) -> None:
         (
             "production",
             {"canary": {"weight": 5}},
-            "apps.flutter-app",
-            "canary is set but strategy is blue-green",
+            "apps.flutter-app.canary",
+            "is set but strategy is blue-green, not canary",
         ),
         (
             "staging",
             {"autoscaling": {"minReplicas": 2, "maxReplicas": 4}},
-            "apps.flutter-app",
+            "apps.flutter-app.autoscaling",
             "rolling only",
         ),
     ],
