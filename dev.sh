@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Set-up and the two jobs, on a fresh machine or an existing checkout:
 #   ./dev.sh render   install, then render every stack offline (rollout render) into build/render
-#   ./dev.sh test     install with test tools (+ Debian's prometheus), then lint, type-check, test
+#   ./dev.sh test     install with test tools (+ Debian's prometheus), build the sandbox toolchain,
+#                     then lint, type-check and test (the end-to-end tests start the sandbox)
+#   ./dev.sh sandbox start|env|stop   the local cluster and Pulumi backend (docs/sandbox.md):
+#                     eval "$(./dev.sh sandbox start)"
 # Extra arguments go to rollout render / pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,7 +29,21 @@ ensure_prometheus() {  # the gate and report tests run against a real Prometheus
   fi
 }
 
+sandbox_toolchain() {  # the end-to-end tests need it: a failed build fails CI, else they skip
+  if command -v go >/dev/null && sandbox/toolchain.sh >/dev/null; then
+    return
+  fi
+  if [ "${CI:-}" = true ]; then
+    echo "the sandbox toolchain could not be built (sandbox/toolchain.sh; Go installed?)" >&2
+    exit 1
+  fi
+  echo "the sandbox toolchain is unavailable: the end-to-end tests will be skipped" >&2
+}
+
 case "${1:-}" in
+  sandbox)
+    exec sandbox/sandbox.sh "${@:2}"
+    ;;
   render)
     install ""
     args=()
@@ -36,13 +53,14 @@ case "${1:-}" in
   test)
     install "[test]"
     ensure_prometheus
+    sandbox_toolchain
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
     .venv/bin/mypy .   # the whole project, as the Pulumi.yaml typechecker sees it
     exec .venv/bin/python -m pytest "${@:2}"
     ;;
   *)
-    echo "usage: ./dev.sh render|test [args...]" >&2
+    echo "usage: ./dev.sh render|test [args...] | ./dev.sh sandbox start|env|stop" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The local sandbox: a Kubernetes control plane with simulated nodes and a local Pulumi backend,
+# everything on 127.0.0.1, for the end-to-end tests and for trying the stacks without a cloud.
+#
+#   sandbox/sandbox.sh start   build (or reuse) the toolchain, start (or reuse) the sandbox, and
+#                              print on stdout the export lines a shell needs:
+#                                eval "$(./dev.sh sandbox start)"
+#   sandbox/sandbox.sh env     the export lines of the running sandbox (exit 1 when none runs)
+#   sandbox/sandbox.sh stop    stop every process the sandbox started, remove its cluster and backend
+#
+# Progress and errors go to stderr. What runs: etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler and kwok's controller (nodes Ready, pods Running without a kubelet), started and
+# stopped by kwokctl, which records their PIDs; the Istio networking and PodMonitor CRDs the stacks
+# use; a file backend for Pulumi with passphrase-encrypted secrets. docs/sandbox.md has the details.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+# shellcheck source=sandbox/versions.env
+. "$here/versions.env"
+
+CACHE=${FLUTTER_SANDBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flutter-app-sandbox}
+STATE=${FLUTTER_SANDBOX_HOME:-$CACHE/sandbox}
+NAME=flutter-sandbox
+NODES=2
+export KWOK_WORKDIR="$STATE/kwok"
+CLUSTER_DIR="$KWOK_WORKDIR/clusters/$NAME"
+
+say() { echo "sandbox: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# bounded WAIT_S DESCRIPTION CMD...: retry CMD once a second for at most WAIT_S seconds.
+bounded() {
+  local limit=$1 what=$2 i; shift 2
+  for ((i = 0; i < limit; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  die "timed out after ${limit} s waiting for $what"
+}
+
+kubectl_() { kubectl --kubeconfig "$STATE/kubeconfig" "$@"; }
+
+running() {
+  [ -f "$STATE/env" ] && [ -f "$STATE/kubeconfig" ] || return 1
+  # shellcheck disable=SC1091
+  (. "$STATE/env" && kubectl_ get --raw /readyz --request-timeout=5s) >/dev/null 2>&1
+}
+
+# Show each component that is not running, with its log, then give up.
+report_failure() {
+  local pidfile component
+  say "$1"
+  for pidfile in "$CLUSTER_DIR"/pids/*.pid; do
+    [ -f "$pidfile" ] || continue
+    component=$(basename "$pidfile" .pid)
+    kill -0 "$(cat "$pidfile")" 2>/dev/null && continue
+    say "  $component is not running; its log: $CLUSTER_DIR/logs/$component.log"
+    tail -n 5 "$CLUSTER_DIR/logs/$component.log" 2>/dev/null | sed 's/^/    /' >&2 || true
+  done
+  say "  kwokctl's own output: $STATE/kwokctl.log"
+  exit 1
+}
+
+start() {
+  local bin
+  if running; then
+    say "reusing the running sandbox ($STATE)"
+    cat "$STATE/env"
+    return
+  fi
+  [ -e "$STATE" ] && { say "removing a stopped sandbox's leftovers"; stop; }
+  bin=$("$here/toolchain.sh")
+  export PATH="$bin:$PATH"
+  mkdir -p "$STATE/backend" "$STATE/pulumi-home"
+  local started; started=$(date +%s)
+
+  say "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on 127.0.0.1"
+  KWOK_RUNTIME=binary KWOK_KUBE_VERSION="$KUBERNETES_VERSION" KWOK_ETCD_VERSION="${ETCD_VERSION#v}" \
+    KWOK_ETCD_BINARY="$bin/etcd" KWOK_KUBE_APISERVER_BINARY="$bin/kube-apiserver" \
+    KWOK_KUBE_CONTROLLER_MANAGER_BINARY="$bin/kube-controller-manager" \
+    KWOK_KUBE_SCHEDULER_BINARY="$bin/kube-scheduler" KWOK_CONTROLLER_BINARY="$bin/kwok" \
+    KWOK_KUBECTL_BINARY="$bin/kubectl" \
+    kwokctl create cluster --name "$NAME" --config "$here/kwokctl.yaml" \
+    --kubeconfig "$STATE/kubeconfig" --wait 120s >"$STATE/kwokctl.log" 2>&1 ||
+    report_failure "the cluster did not start"
+  kwokctl scale node --name "$NAME" --replicas "$NODES" >>"$STATE/kwokctl.log" 2>&1 ||
+    report_failure "creating the simulated nodes failed"
+  kubectl_ wait --for=condition=Ready node --all --timeout=60s >/dev/null ||
+    report_failure "the nodes did not become Ready"
+  # Pods are admitted only once the controller manager has created the namespace's ServiceAccount.
+  bounded 60 "the default ServiceAccount" kubectl_ get serviceaccount default -n default
+
+  # What a cluster with Istio and the Prometheus Operator has and the stacks use (cluster.addons
+  # "external"): their CRDs and namespaces. No controller runs: nothing here routes or scrapes.
+  say "installing the Istio networking and PodMonitor CRDs"
+  kubectl_ apply --server-side -f "$root/tests/data/istio-networking-crds.yaml" \
+    -f "$root/tests/data/monitoring.coreos.com_podmonitors.yaml" >/dev/null
+  kubectl_ create namespace istio-system >/dev/null
+  kubectl_ create namespace istio-ingress >/dev/null
+  kubectl_ create namespace monitoring >/dev/null
+  kubectl_ wait --for=condition=Established crd --all --timeout=60s >/dev/null
+
+  # The Kubernetes provider is installed as a plugin at its version, so the engine uses exactly
+  # the version the Python SDK asks for (no "ambient plugin" on PATH).
+  PULUMI_HOME="$STATE/pulumi-home" pulumi plugin install resource kubernetes "$PULUMI_KUBERNETES_VERSION" \
+    --file "$bin/../plugins/pulumi-resource-kubernetes" >>"$STATE/kwokctl.log" 2>&1 ||
+    die "installing the kubernetes provider plugin failed (log: $STATE/kwokctl.log)"
+
+  {
+    printf 'export PATH=%q:"$PATH"\n' "$bin"
+    printf 'export KUBECONFIG=%q\n' "$STATE/kubeconfig"
+    printf 'export PULUMI_HOME=%q\n' "$STATE/pulumi-home"
+    printf 'export PULUMI_BACKEND_URL=%q\n' "file://$STATE/backend"
+    printf 'export PULUMI_SKIP_UPDATE_CHECK=true\n'
+    printf 'export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true\n'
+    # Secrets in the sandbox's stacks are encrypted with a random passphrase kept in a file
+    # beside the backend (and removed with it), unless the shell already has one.
+    if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+      (umask 077 && head -c 32 /dev/urandom | base64 >"$STATE/passphrase")
+      printf 'export PULUMI_CONFIG_PASSPHRASE_FILE=%q\n' "$STATE/passphrase"
+    fi
+  } >"$STATE/env"
+  say "ready in $(($(date +%s) - started)) s: $NODES nodes, kubeconfig $STATE/kubeconfig, backend file://$STATE/backend"
+  cat "$STATE/env"
+}
+
+stop() {
+  local pidfile pid i bin pids=()
+  for pidfile in "$CLUSTER_DIR"/pids/*.pid; do
+    [ -f "$pidfile" ] && pids+=("$(cat "$pidfile")")
+  done
+  if [ -d "$CLUSTER_DIR" ] && bin=$("$here/toolchain.sh" --check 2>/dev/null); then
+    say "stopping the cluster"
+    PATH="$bin:$PATH" kwokctl delete cluster --name "$NAME" --kubeconfig "$STATE/kubeconfig" >>"$STATE/kwokctl.log" 2>&1 ||
+      say "kwokctl delete failed (log: $STATE/kwokctl.log); stopping its processes by PID"
+  fi
+  # Whatever kwokctl left running is stopped here, by the PIDs it recorded.
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$STATE"
+  say "stopped; removed $STATE"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  env) running || die "no sandbox is running (start one: eval \"\$(./dev.sh sandbox start)\")"; cat "$STATE/env" ;;
+  *) echo "usage: sandbox/sandbox.sh start|env|stop" >&2; exit 2 ;;
+esac

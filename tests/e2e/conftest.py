@@ -1,0 +1,49 @@
+"""Fixtures of the end-to-end tests: the sandbox (started, or reused when one is running, and
+stopped at the end only if these tests started it) and a copy of the project to create stacks in.
+
+Without the sandbox these tests are skipped, except under CI (``CI=true``), where that fails."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.sandbox import Project, Sandbox, copy_project, start_sandbox, stop_sandbox
+
+CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    started = start_sandbox(CI)
+    if isinstance(started, str):
+        if CI:
+            pytest.fail(f"the sandbox is required in CI: {started}", pytrace=False)
+        pytest.skip(started)
+    # mypy (Pulumi.yaml's typechecker) keeps its cache across runs, as it does in a user's project.
+    cache = Path(started.env.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "flutter-app-sandbox" / "mypy"
+    started.env["MYPY_CACHE_DIR"] = str(cache)
+    try:
+        yield started
+    finally:
+        if started.owned:
+            stop_sandbox()
+
+
+@pytest.fixture(scope="session")
+def e2e_project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    copy = Project(sandbox, copy_project(tmp_path_factory.mktemp("project")))
+    try:
+        yield copy
+    finally:
+        copy.remove_stacks()

@@ -1,0 +1,217 @@
+"""The sandbox as the end-to-end tests drive it: the real `pulumi` CLI and engine, the Python
+language host, the Kubernetes provider and a kube-apiserver with kwok nodes, started by
+``sandbox/sandbox.sh`` (see docs/sandbox.md).
+
+Everything runs as a user would run it: subprocesses with the environment ``sandbox.sh start``
+exports, in a copy of the project, each test on stacks of its own. What the tests assert on is what
+the API server holds (``kubectl get -o json``) and what Pulumi recorded (``pulumi stack history``,
+``pulumi stack export``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.project import ROOT
+
+SANDBOX = ROOT / "sandbox" / "sandbox.sh"
+TOOLCHAIN = ROOT / "sandbox" / "toolchain.sh"
+# The program, the policy pack and the settings mypy reads (Pulumi.yaml runs it as typechecker).
+PROJECT_TREE = ("Pulumi.yaml", "__main__.py", "pyproject.toml", "components", "gates", "rollout", "policies")
+COMMAND_TIMEOUT_S = 900
+
+
+class SandboxError(Exception):
+    """A sandbox command failed; the message carries its output."""
+
+
+def parse_exports(text: str, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment ``sandbox.sh start`` describes with ``export NAME=VALUE`` lines (bash
+    quoting; ``$PATH`` refers to the current PATH)."""
+    env = dict(base)
+    for line in text.splitlines():
+        if not line.startswith("export "):
+            continue
+        name, _, value = shlex.split(line.removeprefix("export "))[0].partition("=")
+        env[name] = value.replace("$PATH", base.get("PATH", ""))
+    return env
+
+
+def completed(argv: Sequence[str], result: subprocess.CompletedProcess[str]) -> str:
+    return f"$ {shlex.join(argv)}\nexit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: the environment to run commands in, and whether these tests started it."""
+
+    env: dict[str, str]
+    owned: bool
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        timeout: float = COMMAND_TIMEOUT_S,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            input=input,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise SandboxError(completed(argv, result))
+        return result
+
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run(["kubectl", *args], check=check, timeout=120)
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object as the API server holds it, or None when it does not exist."""
+        ns = ["-n", namespace] if namespace else []
+        result = self.kubectl("get", kind, name, *ns, "-o", "json", "--ignore-not-found", check=True)
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+    def list(self, kind: str, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
+        args = ["get", kind, "-n", namespace, "-o", "json", *(["-l", selector] if selector else [])]
+        items: list[dict[str, Any]] = json.loads(self.kubectl(*args).stdout)["items"]
+        return items
+
+
+@dataclass
+class Project:
+    """A copy of the project (the program, its policy pack, its virtualenv by link) and the stacks
+    the tests create in it."""
+
+    sandbox: Sandbox
+    path: Path
+    stacks: list[str] = field(default_factory=list)
+
+    def pulumi(
+        self,
+        *args: str,
+        stack: str | None = None,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        timeout: float = COMMAND_TIMEOUT_S,
+    ) -> subprocess.CompletedProcess[str]:
+        argv = ["pulumi", "--non-interactive", *args, *(["--stack", stack] if stack else [])]
+        return self.sandbox.run(argv, cwd=self.path, input=input, env=env, check=check, timeout=timeout)
+
+    def rollout(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = COMMAND_TIMEOUT_S
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [str(ROOT / ".venv" / "bin" / "rollout"), "--cwd", str(self.path), *args]
+        return self.sandbox.run(argv, cwd=self.path, env=env, check=False, timeout=timeout)
+
+    def new_stack(self, prefix: str, config: Mapping[str, Any], secrets: Mapping[str, str] = {}) -> str:
+        """``pulumi stack init`` a stack of its own, then its config: plain values written to its
+        stack file as YAML (objects as objects), secrets with ``pulumi config set --secret``."""
+        name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+        self.pulumi("stack", "init", name)
+        self.stacks.append(name)
+        self.write_config(name, config)
+        for key, value in secrets.items():
+            self.pulumi("config", "set", "--secret", key, stack=name, input=value)
+        return name
+
+    def stack_file(self, stack: str) -> Path:
+        return self.path / f"Pulumi.{stack}.yaml"
+
+    def write_config(self, stack: str, config: Mapping[str, Any]) -> None:
+        """Replace the plain config of ``stack`` (its encryption salt and secrets are kept)."""
+        path = self.stack_file(stack)
+        document = yaml.safe_load(path.read_text()) if path.exists() else {}
+        document = document or {}
+        kept = {
+            k: v for k, v in (document.get("config") or {}).items() if isinstance(v, dict) and "secure" in v
+        }
+        document["config"] = {**{f"flutter-app:{k}": v for k, v in config.items()}, **kept}
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def history(self, stack: str) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = json.loads(
+            self.pulumi("stack", "history", "--json", stack=stack).stdout
+        )
+        return entries
+
+    def export(self, stack: str) -> dict[str, Any]:
+        state: dict[str, Any] = json.loads(self.pulumi("stack", "export", stack=stack).stdout)
+        return state
+
+    def remove_stacks(self) -> None:
+        """Destroy and remove every stack the tests created (best effort: the sandbox is disposable)."""
+        for stack in self.stacks:
+            self.pulumi("destroy", "--yes", "--skip-preview", stack=stack, check=False)
+            self.pulumi("stack", "rm", "--yes", "--force", stack=stack, check=False)
+        self.stacks.clear()
+
+
+def copy_project(target: Path) -> Path:
+    """The project's program and policy pack in ``target``, with the repository's virtualenv
+    linked in as the program's (.venv) and the pack's (policies/venv) environment.
+
+    The working tree is copied; with ``E2E_COMMIT=<rev>`` that commit's files instead (to test
+    what is committed while the working tree is being edited)."""
+    target.mkdir(parents=True, exist_ok=True)
+    commit = os.environ.get("E2E_COMMIT")
+    if commit:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit, *PROJECT_TREE], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    for name in [] if commit else PROJECT_TREE:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("venv", "__pycache__"))
+        else:
+            shutil.copy(source, target / name)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    (target / "policies" / "venv").symlink_to(ROOT / ".venv")
+    return target
+
+
+def start_sandbox(ci: bool) -> Sandbox | str:
+    """The running sandbox (reused) or a new one; a reason string when it cannot be had. Outside
+    CI the toolchain is not built here (a cold build takes half an hour: `./dev.sh test` or
+    `sandbox/toolchain.sh` builds it)."""
+    env = dict(os.environ)
+    reuse = subprocess.run([str(SANDBOX), "env"], capture_output=True, text=True, check=False, timeout=60)
+    if reuse.returncode == 0:
+        return Sandbox(parse_exports(reuse.stdout, env), owned=False)
+    built = subprocess.run(
+        [str(TOOLCHAIN), "--check"], capture_output=True, text=True, check=False, timeout=60
+    )
+    if built.returncode != 0 and not ci:
+        return "the sandbox toolchain is not built (run sandbox/toolchain.sh, about 30 minutes cold)"
+    started = subprocess.run(
+        [str(SANDBOX), "start"], capture_output=True, text=True, check=False, timeout=90 * 60
+    )
+    if started.returncode != 0:
+        return f"`sandbox/sandbox.sh start` failed:\n{started.stderr[-4000:]}"
+    return Sandbox(parse_exports(started.stdout, env), owned=True)
+
+
+def stop_sandbox() -> None:
+    subprocess.run([str(SANDBOX), "stop"], capture_output=True, text=True, check=False, timeout=300)

@@ -1,0 +1,44 @@
+"""Stack configs for the end-to-end tests: the committed stack files' values, deployed to the
+sandbox (``cluster.mode: existing``, add-ons the cluster provides as ``external``), each stack in a
+namespace of its own, its gates probing an app on 127.0.0.1 that stands in for the Service (kwok
+pods serve no traffic)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from tests.support.project import ROOT
+
+PREFIX = "flutter-app:"
+APP = "flutter-app"
+# The sandbox is an existing cluster with Istio's and the Prometheus Operator's CRDs and
+# namespaces: the environments that use them get them as ``external`` (no Helm chart).
+EXTERNAL_ADDONS = {"addons": {"istio": "external", "monitoring": "external"}}
+
+
+def committed(environment: str) -> dict[str, Any]:
+    """The plain config of Pulumi.<environment>.yaml, keys without the project prefix."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{environment}.yaml").read_text())
+    return {key.removeprefix(PREFIX): value for key, value in document["config"].items()}
+
+
+def sandbox_config(environment: str, namespace: str, gate_url: str, **app: Any) -> dict[str, Any]:
+    """``environment``'s committed config on the sandbox: its own namespace, the sandbox's
+    cluster, no Prometheus unless given, and the app's gate probing ``gate_url``."""
+    config = copy.deepcopy(committed(environment))
+    config["namespace"] = namespace
+    config["cluster"] = {
+        "mode": "existing",
+        **(copy.deepcopy(EXTERNAL_ADDONS) if environment != "dev" else {}),
+    }
+    config.pop("prometheusUrl", None)
+    settings = config["apps"][APP]
+    settings["gate"] = {
+        "url": gate_url,
+        **({"previewUrl": gate_url} if "previewUrl" in settings.get("gate", {}) else {}),
+    }
+    settings.update(app)
+    return config
