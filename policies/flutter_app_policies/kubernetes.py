@@ -14,6 +14,7 @@ from flutter_app_policies.common import (
     STRICT_ENVIRONMENTS,
     UNKNOWN,
     containers,
+    credential_in_value,
     elements,
     entries,
     environment,
@@ -22,6 +23,7 @@ from flutter_app_policies.common import (
     kubernetes_label,
     looks_like_credential,
     pod_spec,
+    strings,
 )
 
 SERVICE: Final = "kubernetes:core/v1:Service"
@@ -184,16 +186,29 @@ def load_balancer_services(args: ResourceValidationArgs, report_violation: Repor
         )
 
 
+HEALTH_GATE: Final = "pulumi-python:dynamic/gates:HealthGate"
+
+
 def no_plaintext_credentials(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """No credential-like key in ConfigMap data, nor in a container env var with a plain value."""
+    """No credential in plain config: not as a ConfigMap key or value, not as a container env var
+    with a plain value (by name or by value), not in a HealthGate's spec (stored in plain text)."""
     if args.resource_type == CONFIG_MAP:
         for field in ("data", "binaryData"):
-            for key, _ in entries(args.props, field):
+            for key, value in entries(args.props, field):
                 if looks_like_credential(key):
                     report_violation(
                         f"{_label(args)}: {field} key {key} looks like a credential; keep it in a Secret",
                         None,
                     )
+                elif isinstance(value, str) and (kind := credential_in_value(value)):
+                    report_violation(
+                        f"{_label(args)}: {field} key {key} holds {kind}; keep it in a Secret", None
+                    )
+        return
+    if args.resource_type == HEALTH_GATE:
+        for path, text in strings(get(args.props, "spec"), "spec"):
+            if kind := credential_in_value(text):
+                report_violation(f"HealthGate {args.name}: {path} holds {kind}, stored in plain text", None)
         return
     spec = pod_spec(args.resource_type, args.props)
     if spec is None:
@@ -203,9 +218,16 @@ def no_plaintext_credentials(args: ResourceValidationArgs, report_violation: Rep
             if not isinstance(variable, Mapping):
                 continue
             name = known_str(get(variable, "name"))
+            value = known_str(get(variable, "value"))
             if name and looks_like_credential(name) and get(variable, "value") is not None:
                 report_violation(
                     f"{_label(args)}: {container.where} env[{index}] {name} has a plain value; "
+                    "take it from a Secret (valueFrom.secretKeyRef)",
+                    None,
+                )
+            elif name and value and (kind := credential_in_value(value)):
+                report_violation(
+                    f"{_label(args)}: {container.where} env[{index}] {name} holds {kind} in a plain value; "
                     "take it from a Secret (valueFrom.secretKeyRef)",
                     None,
                 )
