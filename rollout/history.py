@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -183,12 +183,20 @@ def _entry(raw: Any, index: int) -> HistoryEntry:
 
 
 def parse_history(data: Any) -> list[HistoryEntry]:
-    """Parse ``pulumi stack history --json`` output (already JSON-decoded); newest first."""
+    """Parse ``pulumi stack history --json`` output (already JSON-decoded); newest first.
+
+    Self-managed backends (``file://``, ``s3://``, ...) report every entry as version 0 (their
+    history records carry no version; pulumi/pulumi pkg/backend/diy/state.go getHistory). There
+    the entries are numbered as Pulumi Cloud numbers them, 1 for the oldest: the CLI lists them
+    newest first, so an entry's version is its position from the end.
+    """
     if data is None:
         return []
     if not isinstance(data, list):
         raise HistoryFormatError("stack history: expected a JSON list")
     entries = [_entry(raw, index) for index, raw in enumerate(data)]
+    if entries and all(e.version == 0 for e in entries):
+        entries = [replace(e, version=len(entries) - index) for index, e in enumerate(entries)]
     return sorted(entries, key=lambda e: e.version, reverse=True)
 
 

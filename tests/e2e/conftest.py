@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.sandbox import Project, Sandbox, copy_project, start_sandbox, stop_sandbox
+from tests.support.fixtures import prometheus
+
+__all__ = ["e2e_project", "prometheus", "sandbox"]
 
 CI = os.environ.get("CI", "").lower() == "true"
 

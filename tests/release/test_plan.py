@@ -105,6 +105,16 @@ def test_malformed_history_is_rejected(text: str) -> None:
         parse_history_text(text)
 
 
+def test_self_managed_backends_versions_are_numbered_by_position() -> None:
+    """A file:// or s3:// backend reports every entry as version 0 (seen under the real CLI in the
+    sandbox); the entries are numbered as Pulumi Cloud numbers them, oldest = 1."""
+    raw = json.loads(fx.cli_json(fx.production_history(), show_secrets=False))
+    listed = sorted(raw, key=lambda e: e["version"], reverse=True)  # the CLI lists newest first
+    entries = parse_history_text(json.dumps([{**e, "version": 0} for e in listed]))
+    assert [e.version for e in entries] == list(range(len(listed), 0, -1))
+    assert [(e.kind, e.message) for e in entries] == [(e["kind"], e.get("message", "")) for e in listed]
+
+
 def test_empty_history_output_is_an_empty_list() -> None:
     assert parse_history_text("[]") == [] == parse_history_text("")
 

@@ -35,7 +35,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, threading.Thread]:
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, threading.Thread]:
     server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -52,6 +52,11 @@ class Faults:
     """Seconds added before answering."""
     drop: bool = False
     """Close the connection without answering."""
+    paths: tuple[str, ...] = ()
+    """Only requests to these path prefixes get the faults (empty: every path but /metrics)."""
+
+    def apply_to(self, path: str) -> bool:
+        return not self.paths or path.startswith(self.paths)
 
 
 @dataclass
@@ -83,7 +88,7 @@ class FaultyApp:
                     self._answer(200, app.exposition(), "text/plain; version=0.0.4")
                     return
                 started = time.perf_counter()
-                faults = app.faults
+                faults = app.faults if app.faults.apply_to(self.path) else Faults()
                 with app._lock:
                     app._metrics.requests += 1
                     number = app._metrics.requests
@@ -108,7 +113,7 @@ class FaultyApp:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server, self._thread = _serve(Handler)
+        self._server, self._thread = serve(Handler)
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -205,7 +210,7 @@ class ScriptedServer:
             do_GET = _handle
             do_POST = _handle
 
-        self._server, self._thread = _serve(Handler)
+        self._server, self._thread = serve(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.support.app import BUCKETS, _serve
+from tests.support.app import BUCKETS, serve
 
 
 @dataclass
@@ -105,7 +105,7 @@ class KubeMetrics:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server, self._thread = _serve(Handler)
+        self._server, self._thread = serve(Handler)
         self.port = int(self._server.server_address[1])
         self.address = f"127.0.0.1:{self.port}"
 

@@ -67,11 +67,16 @@ class Prometheus:
         result: list[dict[str, object]] = response.json()["data"]["result"]
         return result
 
-    def scrape(self, job: str, port: int, samples: int = 3, timeout: float = 20) -> None:
-        """Start scraping 127.0.0.1:port as ``job``; return once ``samples`` scrapes are stored."""
+    def scrape(
+        self, job: str, port: int, samples: int = 3, timeout: float = 20, labels: dict[str, str] | None = None
+    ) -> None:
+        """Start scraping 127.0.0.1:port as ``job`` (its series also get ``labels``, e.g. the
+        namespace, app and version a PodMonitor would attach); return once ``samples`` scrapes
+        are stored."""
         path = self.targets / f"{job}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": {"job": job}}]))
+        target = {"targets": [f"127.0.0.1:{port}"], "labels": {**(labels or {}), "job": job}}
+        tmp.write_text(json.dumps([target]))
         os.replace(tmp, path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

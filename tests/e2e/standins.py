@@ -1,0 +1,168 @@
+"""Stand-ins for what serves traffic in a real cluster. kwok's pods answer nothing, so each release
+track (a colour, stable or canary) is a test app on 127.0.0.1, and what routes to the tracks — a
+Service's selector, Istio's VirtualService — is a small router that asks the API server, as
+kube-proxy and the sidecar would, where each request goes. The gates probe the routers;
+Prometheus scrapes the tracks, labelled as the stack's PodMonitor labels the pods (namespace,
+app, version), so the gates' queries select them as they would in a cluster."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import requests
+
+from tests.e2e.sandbox import Sandbox
+from tests.support.app import FaultyApp, serve
+from tests.support.prometheus import Prometheus
+
+Choose = Callable[[Mapping[str, str]], str | None]
+"""A request's headers -> the track it goes to (None: nowhere, answered 503)."""
+CACHE_S = 0.5
+
+
+class Lookup:
+    """An object as the API server holds it, re-read at most every CACHE_S seconds."""
+
+    def __init__(self, sandbox: Sandbox, kind: str, name: str, namespace: str) -> None:
+        self._args = (kind, name, namespace)
+        self._sandbox = sandbox
+        self._value: dict[str, Any] | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> dict[str, Any] | None:
+        with self._lock:
+            if time.monotonic() - self._at > CACHE_S:
+                self._value = self._sandbox.get(*self._args)
+                self._at = time.monotonic()
+            return self._value
+
+
+def service_selector(sandbox: Sandbox, namespace: str, service: str) -> Choose:
+    """Where a Service sends traffic: the track its ``version`` selector names."""
+    lookup = Lookup(sandbox, "service", service, namespace)
+
+    def choose(_headers: Mapping[str, str]) -> str | None:
+        found = lookup.get()
+        return found["spec"]["selector"].get("version") if found else None
+
+    return choose
+
+
+def virtual_service(sandbox: Sandbox, namespace: str, name: str, seed: int = 7) -> Choose:
+    """Where Istio sends a request: the first route whose header match fits, else by weight."""
+    lookup = Lookup(sandbox, "virtualservices.networking.istio.io", name, namespace)
+    rng = random.Random(seed)
+
+    def matches(route: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
+        conditions = route.get("match")
+        if not conditions:
+            return True
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return any(
+            all(lowered.get(h.lower()) == m.get("exact") for h, m in c.get("headers", {}).items())
+            for c in conditions
+        )
+
+    def choose(headers: Mapping[str, str]) -> str | None:
+        found = lookup.get()
+        if found is None:
+            return None
+        for route in found["spec"]["http"]:
+            if matches(route, headers):
+                destinations = route["route"]
+                weights = [d.get("weight", 100) for d in destinations]
+                if sum(weights) == 0:
+                    return None
+                subset: str = rng.choices(destinations, weights)[0]["destination"]["subset"]
+                return subset
+        return None
+
+    return choose
+
+
+class Router:
+    """An HTTP server on 127.0.0.1 that forwards each GET to the track ``choose`` picks."""
+
+    def __init__(self, choose: Choose, tracks: Mapping[str, FaultyApp]) -> None:
+        router = self
+        self.served: dict[str, int] = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                track = choose(dict(self.headers.items()))
+                app = tracks.get(track or "")
+                if app is None:
+                    return self._answer(503, b"no route\n")
+                router.served[track or ""] = router.served.get(track or "", 0) + 1
+                try:
+                    upstream = requests.get(app.url + self.path, timeout=10)
+                except requests.RequestException:
+                    return self._answer(502, b"upstream failed\n")
+                self._answer(upstream.status_code, upstream.content)
+
+            def _answer(self, code: int, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server, self._thread = serve(Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._stop = threading.Event()
+        self._traffic: threading.Thread | None = None
+
+    def start_traffic(self, pause: float = 0.05, max_requests: int = 200_000) -> None:
+        """Users: GET /api through the router until stop() (bounded by ``max_requests``)."""
+
+        def run() -> None:
+            with requests.Session() as session:
+                for _ in range(max_requests):
+                    if self._stop.is_set():
+                        return
+                    try:
+                        session.get(f"{self.url}/api", timeout=5).close()
+                    except requests.RequestException:
+                        session.close()
+                    self._stop.wait(pause)
+
+        self._traffic = threading.Thread(target=run, daemon=True)
+        self._traffic.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._traffic is not None:
+            self._traffic.join(timeout=10)
+
+
+@contextmanager
+def tracks(
+    prometheus: Prometheus, namespace: str, app: str, names: tuple[str, ...]
+) -> Iterator[dict[str, FaultyApp]]:
+    """One test app per track, scraped by Prometheus with the labels the PodMonitor keeps."""
+    apps = {name: FaultyApp() for name in names}
+    jobs = []
+    try:
+        for name, server in apps.items():
+            job = f"{namespace}-{name}"
+            prometheus.scrape(job, server.port, labels={"namespace": namespace, "app": app, "version": name})
+            jobs.append(job)
+        yield apps
+    finally:
+        for job in jobs:
+            prometheus.forget(job)
+        for server in apps.values():
+            server.stop()
