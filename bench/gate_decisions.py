@@ -1,13 +1,15 @@
-"""Gate decisions benchmark (issue 8): the CD guide's method, Flagger, Argo Rollouts and this
-project's gate, fed the same synthetic traces on a virtual clock. See bench/README.md.
+"""Gate decisions benchmark (issues 8 and 14): the CD guide's method, Flagger, Argo Rollouts and
+this project's gate, fed the same synthetic traces on a virtual clock. See bench/README.md.
 
     python -m bench.gate_decisions            # 200 seeds per case, writes bench/results/
     python -m bench.gate_decisions --seeds 5 --out /tmp/x --probe-targets 20   # a quick run
+    python -m bench.gate_decisions --seeds 200 --seed-base 1000 --out /tmp/other  # other traces
 
-Nothing sleeps: traces are counters sampled every 15 s (bench/traces.py) and every policy reads
-them through what Prometheus would answer at the policy's own query times. ``ours`` is the real
-gate engine (gates.runner.run_gate with a virtual clock and a fake Prometheus client that answers
-the PromQL the gate sends); the others are re-implementations of their documented default rules.
+Nothing sleeps: traces are counters scraped per pod (bench/traces.py) and every policy reads them
+through what Prometheus would answer at the policy's own query times. ``ours`` is the real gate
+engine (gates.runner.run_gate with a virtual clock and a fake Prometheus client that answers the
+PromQL and the raw-sample fetches the gate sends); the others are re-implementations of their
+documented default rules.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import traces
 from bench.traces import CASES, LEVELS, Case, Trace
+from gates.prometheus import SeriesResult
 from gates.results import QueryOutcome, QueryResult, Status
-from gates.runner import GateRuntime, count_queries, is_sequential, run_gate
+from gates.runner import GateRuntime, run_gate
 from gates.sequential import wald_expected_samples
 from gates.spec import GateSpec, parse_spec
 
@@ -159,12 +163,13 @@ def oracle_sprt(trace: Trace) -> Outcome:
     p0, p1 = traces.HEALTHY_ERROR, case.mean_error
     upper, lower = math.log((1 - BETA) / ALPHA), math.log(BETA / (1 - ALPHA))
     per_error, per_success = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+    canary = trace.canary
     for k in range(int(traces.HORIZON / ORACLE_INTERVAL) + 1):
         t = k * ORACLE_INTERVAL
-        seen = [i for i, time in enumerate(trace.times) if time <= t and trace.canary.present[i]]
+        seen = [i for i, time in enumerate(canary.times) if time <= t and canary.present[i]]
         if not seen:
             continue
-        n, e = trace.canary.requests[seen[-1]], trace.canary.errors[seen[-1]]
+        n, e = canary.requests[seen[-1]], canary.errors[seen[-1]]
         llr = e * per_error + (n - e) * per_success
         if llr >= upper:
             return Outcome("rollback", t)
@@ -194,11 +199,12 @@ def default_spec(mode: str | None = None) -> GateSpec:
     return parse_spec(data)
 
 
-_WINDOW = re.compile(r"\[(\d+)s\]")
+_VERSION = re.compile(r'version="([^"]*)"')
 
 
 class FakePrometheus:
-    """Answers the PromQL the gate sends from a trace, at the virtual clock's time."""
+    """Answers what the gate asks about a trace, at the virtual clock's time: the PromQL of its
+    threshold checks, and raw samples of the canary's and the stable's series."""
 
     def __init__(self, spec: GateSpec, trace: Trace, clock: Callable[[], float]) -> None:
         self.trace, self.clock = trace, clock
@@ -210,31 +216,18 @@ class FakePrometheus:
                 self.fixed[check.promql] = lambda t: traces.latency_avg(trace, t)
             elif check.template == "latency-p95":
                 self.fixed[check.promql] = lambda t: traces.latency_quantile(trace, 0.95, t)
-        self.sequential = [c for c in spec.checks if is_sequential(spec, c)]
-        self.spec = spec
-        self.counts: dict[str, tuple[bool, str]] = {}
-
-    def _learn(self, window: str) -> None:
-        for check in self.sequential:
-            canary, baseline = count_queries(self.spec, check, window)
-            for stable, queries in ((False, canary), (True, baseline or [])):
-                for what, promql in zip(("requests", "errors", "samples"), queries, strict=True):
-                    self.counts[promql] = (stable, what)
 
     def query(self, promql: str) -> QueryResult:
-        t = self.clock()
-        if promql in self.fixed:
-            return self.fixed[promql](t)
-        match = _WINDOW.search(promql)
-        if match is None:
+        if promql not in self.fixed:
             raise ValueError(f"unexpected query {promql}")
-        if promql not in self.counts:
-            self._learn(f"{match.group(1)}s")
-        stable, what = self.counts[promql]
-        width = float(match.group(1))
-        if what == "samples":
-            return traces.samples(self.trace, stable, t, width)
-        return traces.increase(self.trace, stable, what, t, width)
+        return self.fixed[promql](self.clock())
+
+    def samples(self, selector: str, start: float, end: float) -> SeriesResult:
+        version = _VERSION.search(selector)
+        if version is None or version.group(1) not in ("canary", "stable"):
+            raise ValueError(f"unexpected selector {selector}")
+        metric = "requests" if selector.startswith("http_requests_total{") else "buckets"
+        return traces.raw_samples(self.trace, version.group(1) == "stable", metric, start, end, self.clock())
 
 
 class VirtualClock:
@@ -250,7 +243,12 @@ def gate(spec: GateSpec, trace: Trace) -> Outcome:
     clock = VirtualClock()
     prometheus = FakePrometheus(spec, trace, lambda: clock.now)
     runtime = GateRuntime(
-        query=prometheus.query, monotonic=lambda: clock.now, sleep=clock.sleep, concurrent=False
+        query=prometheus.query,
+        samples=prometheus.samples,
+        monotonic=lambda: clock.now,
+        sleep=clock.sleep,
+        wall=lambda: datetime.fromtimestamp(clock.now, UTC),
+        concurrent=False,
     )
     report = run_gate(spec, runtime)
     at = report.evaluations[-1].offset if report.evaluations else clock.now
@@ -308,12 +306,12 @@ def sprt_floor(case: Case, level: int) -> float | None:
     return round(samples / (level * traces.CANARY_WEIGHT), 1)
 
 
-def run_case(args: tuple[str, int, int]) -> tuple[str, dict[str, dict[str, Any]]]:
+def run_case(args: tuple[str, int, int, int]) -> tuple[str, dict[str, dict[str, Any]]]:
     """Every policy on every seed of one case at one traffic level."""
-    name, level, seeds = args
+    name, level, seeds, seed_base = args
     case = next(c for c in CASES if c.name == name)
     specs = {"ours": default_spec(), "ours-threshold": default_spec("threshold")}
-    trace_list = [traces.make_trace(case, level, seed) for seed in range(seeds)]
+    trace_list = [traces.make_trace(case, level, seed) for seed in range(seed_base, seed_base + seeds)]
     runners: dict[str, Callable[[Trace], Outcome]] = {
         "guide": guide,
         "flagger": flagger,
@@ -330,8 +328,8 @@ def run_case(args: tuple[str, int, int]) -> tuple[str, dict[str, dict[str, Any]]
     return case_name(case, level), rows
 
 
-def run(seeds: int, workers: int) -> dict[str, Any]:
-    tasks = [(case.name, level, seeds) for level in LEVELS for case in CASES]
+def run(seeds: int, workers: int, seed_base: int = 0) -> dict[str, Any]:
+    tasks = [(case.name, level, seeds, seed_base) for level in LEVELS for case in CASES]
     results: dict[str, dict[str, dict[str, Any]]] = {}
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -351,10 +349,13 @@ def run(seeds: int, workers: int) -> dict[str, Any]:
     return {
         "settings": {
             "seeds_per_case": seeds,
+            "seed_base": seed_base,
             "levels_rps": list(LEVELS),
             "canary_weight": traces.CANARY_WEIGHT,
             "healthy_error_rate": traces.HEALTHY_ERROR,
             "scrape_interval_s": traces.SCRAPE,
+            "scrape_interval_s_by_case": {c.name: c.scrape for c in CASES if c.scrape != traces.SCRAPE},
+            "stable_pods_by_case": {c.name: c.stable_pods for c in CASES if c.stable_pods != 1},
             "horizon_s": traces.HORIZON,
             "alpha": ALPHA,
             "beta": BETA,
@@ -376,7 +377,8 @@ def markdown(document: dict[str, Any]) -> str:
     lines = [
         "# Gate decisions",
         "",
-        f"{document['settings']['seeds_per_case']} seeds per case; canary at "
+        f"{document['settings']['seeds_per_case']} seeds per case (from seed "
+        f"{document['settings']['seed_base']}); canary at "
         f"{100 * traces.CANARY_WEIGHT:g} % of the traffic level; scrape every {traces.SCRAPE:g} s. "
         "Generated by `python -m bench.gate_decisions` (see bench/README.md).",
         "",
@@ -434,6 +436,9 @@ def markdown(document: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per case and level")
+    parser.add_argument(
+        "--seed-base", type=int, default=0, help="first seed (0: the committed results' traces)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results")
     parser.add_argument(
@@ -441,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    document = run(max(1, min(args.seeds, 10_000)), max(1, args.workers))
+    document = run(max(1, min(args.seeds, 10_000)), max(1, args.workers), max(0, args.seed_base))
     if args.probe_targets > 0:
         from bench.probe_overhead import measure
 

@@ -1,46 +1,69 @@
 """Synthetic canary traffic and what Prometheus would answer about it, on a virtual clock.
 
-A trace is the counters of the canary track (requests, 5xx, a latency histogram and its sum) and of
-the stable track (requests, 5xx) as Prometheus scraped them every ``SCRAPE`` seconds, plus the
-faults of the case: a Prometheus outage (queries error, no scrapes) or a no-data window (the
-canary's scrapes fail, so its series go missing). Queries are answered the way Prometheus 2.x
-computes them from the stored samples: ``rate()``/``increase()`` use the samples inside the range
-and extrapolate to its edges (extrapolatedRate: an edge closer than 1.1 average intervals is
-extrapolated to fully, else by half an interval; never below a counter's zero), a range with fewer
-than two samples gives an empty result, 0/0 is NaN (no data), and ``histogram_quantile``
-interpolates linearly inside the bucket.
+A trace is the counters of each scrape target (pod) as Prometheus scraped them: the canary's one
+pod and the stable's pods, each scraped every ``case.scrape`` seconds at its own phase (Prometheus
+spreads targets over the interval), with requests by status code, a latency histogram and its sum.
+Plus the faults of the case: a Prometheus outage (queries error, nothing is scraped), a no-data
+window (the canary's scrapes fail, so its series go missing), a canary pod restart (its counters
+start again from zero; what it served since its last scrape is lost, as in reality), an incident
+shared by both tracks (a failing dependency: both answer 10 % 5xx for two minutes).
+
+Queries are answered the way Prometheus 2.x computes them from the stored samples: ``rate()`` /
+``increase()`` use the samples inside the range, correct counter resets and extrapolate to its
+edges (extrapolatedRate: an edge closer than 1.1 average intervals is extrapolated to fully, else
+by half an interval; never below a counter's zero), a range with fewer than two samples gives an
+empty result, 0/0 is NaN (no data), and ``histogram_quantile`` interpolates linearly inside the
+bucket. Raw samples (a range selector) are returned as stored.
 
 Time 0 is the moment the canary starts receiving its share of traffic, which is also when every
 policy starts watching. The canary's series appear at its first scrape (labelled counters exist
-once the app has answered a request; its 5xx series is created at 0 with them).
+once the app has answered a request; its 5xx series is created at 0 with them); the stable's pods
+have been running for a long time.
+
+Seeds: the canary's random draws come from ``trace_seed(case, level, seed)`` in the same order as
+the traces before issue 14 (the stable's draws of that time included, unused), so the canary
+series of an unchanged case is the same as then; each stable pod has its own stream.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 import random
 import zlib
 from dataclasses import dataclass, field
 
+from gates.prometheus import Series as PromSeries
+from gates.prometheus import SeriesResult
 from gates.results import QueryOutcome, QueryResult
 
 SCRAPE = 15.0
 """Scrape interval (s): a common setting (Prometheus' own default is 1m; kube-prometheus uses 30s)."""
-HORIZON = 900.0
-"""Seconds simulated; every policy decides well before (the slowest, Flagger, by ~540 s)."""
+HORIZON = 1800.0
+"""Seconds simulated; every policy decides before (``ours`` by max_duration + max_hold)."""
 CANARY_WEIGHT = 0.05
 HEALTHY_ERROR = 0.005
 """Error rate of a healthy release (and of the stable track)."""
+INCIDENT_ERROR = 0.10
+"""Error rate of both tracks during the shared incident (FAULT_WINDOW)."""
 LATENCY_HEALTHY = (0.08, 0.5)
 """Per-request latency: lognormal (median s, sigma of log): mean 0.09 s, p99 0.26 s."""
 LATENCY_REGRESSED = (2.0, 0.5)
 """The latency regression: mean 2.27 s (> the CD guide's 2 s), p99 6.4 s (> Flagger's 500 ms)."""
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """The app's histogram buckets (s), the same as tests/support/app.py; plus +Inf."""
+LE_LABELS = (*(str(b) for b in BUCKETS), "+Inf")
 FAULT_WINDOW = (60.0, 180.0)
-"""The 2-minute Prometheus outage / no-data window."""
+"""The 2-minute Prometheus outage / no-data window / shared incident."""
 FLAP_PERIOD, FLAP_BAD, FLAP_ERROR = 120.0, 30.0, 0.20
 """Flapping: 30 s at 20 % errors every 2 minutes (first burst at 30 s), healthy in between."""
+RESTART_AT, RESTART_DOWN = 45.0, 10.0
+"""The canary pod's restart: its process dies at 45 s and serves again, from zero, 10 s later."""
+PAST = 360.0
+"""Seconds of the stable's samples before time 0 (more than the gates' 5-minute lookback)."""
+STABLE_REPLICAS = 6
+"""Stable pods in the ``replicas`` case (the canary runs one, as components/ declares by default)."""
 LEVELS = (5, 50, 500)
 """Total requests/s; the canary sees CANARY_WEIGHT of it (0.25, 2.5, 25 req/s)."""
 
@@ -55,17 +78,34 @@ class Case:
     outage: bool = False
     no_data: bool = False
     flapping: bool = False
+    scrape: float = SCRAPE
+    stable_pods: int = 1
+    restart: bool = False
+    incident: bool = False
+
+    def _incident_overlap(self, start: float, end: float) -> float:
+        if not self.incident:
+            return 0.0
+        return max(0.0, min(end, FAULT_WINDOW[1]) - max(start, FAULT_WINDOW[0]))
 
     def error_mass(self, start: float, end: float) -> float:
         """Integral of the canary's error probability over [start, end)."""
         if not self.flapping:
-            return self.error * (end - start)
+            return self.error * (end - start) + (INCIDENT_ERROR - self.error) * self._incident_overlap(
+                start, end
+            )
         bad = 0.0
         first = math.floor((start - 30.0) / FLAP_PERIOD)
         for k in range(max(first, 0), math.floor((end - 30.0) / FLAP_PERIOD) + 1):
             lo = 30.0 + k * FLAP_PERIOD
             bad += max(0.0, min(end, lo + FLAP_BAD) - max(start, lo))
         return FLAP_ERROR * bad + HEALTHY_ERROR * (end - start - bad)
+
+    def stable_error_mass(self, start: float, end: float) -> float:
+        """Integral of the stable's error probability over [start, end)."""
+        return HEALTHY_ERROR * (end - start) + (INCIDENT_ERROR - HEALTHY_ERROR) * self._incident_overlap(
+            start, end
+        )
 
     @property
     def mean_error(self) -> float:
@@ -84,6 +124,11 @@ CASES: tuple[Case, ...] = (
     Case("outage", bad=False, outage=True),
     Case("nodata", bad=False, no_data=True),
     Case("flapping", bad=True, flapping=True),
+    # Harder healthy traces (issue 14).
+    Case("restart", bad=False, restart=True),
+    Case("scrape30", bad=False, scrape=30.0),
+    Case("incident", bad=False, incident=True),
+    Case("replicas", bad=False, stable_pods=STABLE_REPLICAS),
 )
 
 
@@ -117,6 +162,7 @@ def _lognormal_cdf(x: float, median: float, sigma: float) -> float:
     return 0.5 * (1 + math.erf((math.log(x) - math.log(median)) / (sigma * math.sqrt(2))))
 
 
+@functools.cache
 def _bucket_probabilities(median: float, sigma: float) -> list[float]:
     cdf = [_lognormal_cdf(b, median, sigma) for b in BUCKETS]
     probabilities = [cdf[0]] + [cdf[i] - cdf[i - 1] for i in range(1, len(cdf))]
@@ -124,15 +170,50 @@ def _bucket_probabilities(median: float, sigma: float) -> list[float]:
 
 
 @dataclass
-class Track:
-    """Cumulative counters at each scrape (index k: time ``times[k]``)."""
+class Series:
+    """One scrape target (pod): its counters at each of its scrapes (index k: ``times[k]``), as
+    scraped (a restart resets them), and reset-corrected totals for window queries."""
 
+    times: list[float] = field(default_factory=list)
+    present: list[bool] = field(default_factory=list)
+    """Whether scrape k succeeded (a missing sample otherwise)."""
     requests: list[float] = field(default_factory=list)
     errors: list[float] = field(default_factory=list)
     buckets: list[list[float]] = field(default_factory=list)
-    """Cumulative per ``le`` (BUCKETS then +Inf), canary only."""
+    """Cumulative per ``le`` (BUCKETS then +Inf)."""
     latency_sum: list[float] = field(default_factory=list)
-    present: list[bool] = field(default_factory=list)
+    corrected: dict[str, list[float]] = field(default_factory=dict)
+    """What rate()/increase() count up to scrape k, resets corrected (``requests``, ``errors``,
+    ``sum``, ``le<i>``), over present samples only."""
+    points: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = field(default_factory=dict)
+    """Raw samples per series labels (``code``, or ``le``), present scrapes only."""
+    point_times: list[float] = field(default_factory=list)
+
+    def finish(self, pod: str) -> None:
+        """Derive ``corrected`` and ``points`` once the counters are complete."""
+        columns: dict[str, list[float]] = {
+            "requests": self.requests,
+            "errors": self.errors,
+            "sum": self.latency_sum,
+            **{f"le{i}": [b[i] for b in self.buckets] for i in range(len(LE_LABELS))},
+        }
+        for name, values in columns.items():
+            out: list[float] = []
+            total, previous = 0.0, None
+            for k, value in enumerate(values):
+                if self.present[k]:
+                    if previous is not None:
+                        total += value - previous if value >= previous else value
+                    previous = value
+                out.append(total)
+            self.corrected[name] = out
+        kept = [k for k, present in enumerate(self.present) if present]
+        self.point_times = [self.times[k] for k in kept]
+        ok = [self.requests[k] - self.errors[k] for k in kept]
+        self.points[(("code", "200"), ("pod", pod))] = list(zip(self.point_times, ok, strict=True))
+        self.points[(("code", "500"), ("pod", pod))] = [(self.times[k], self.errors[k]) for k in kept]
+        for i, le in enumerate(LE_LABELS):
+            self.points[(("le", le), ("pod", pod))] = [(self.times[k], self.buckets[k][i]) for k in kept]
 
 
 @dataclass
@@ -140,11 +221,15 @@ class Trace:
     case: Case
     level: int
     seed: int
-    times: list[float]
-    canary: Track
-    stable: Track
+    canary: Series
+    stable: list[Series]
     bad_served: list[float]
-    """Bad canary requests served up to each scrape time (5xx; every request if latency regressed)."""
+    """Bad canary requests served up to each canary scrape time (5xx; every request if latency
+    regressed)."""
+
+    @property
+    def times(self) -> list[float]:
+        return self.canary.times
 
     @property
     def canary_rate(self) -> float:
@@ -162,7 +247,7 @@ class Trace:
             if t <= time:
                 return prev_v + (value - prev_v) * (t - prev_t) / (time - prev_t)
             prev_t, prev_v = time, value
-        rate = (self.bad_served[-1] - self.bad_served[-2]) / SCRAPE
+        rate = (self.bad_served[-1] - self.bad_served[-2]) / self.case.scrape
         return prev_v + rate * (t - prev_t)
 
 
@@ -170,89 +255,136 @@ def trace_seed(case: str, level: int, seed: int) -> int:
     return zlib.crc32(f"{case}|{level}|{seed}".encode())
 
 
-def make_trace(case: Case, level: int, seed: int) -> Trace:
-    """A deterministic trace of ``case`` at ``level`` total requests/s."""
-    rng = random.Random(trace_seed(case.name, level, seed))
-    phase = rng.uniform(0.0, SCRAPE)
-    count = math.floor((HORIZON - phase) / SCRAPE) + 2
-    times = [phase + SCRAPE * k for k in range(count)]
-    canary_rate, stable_rate = level * CANARY_WEIGHT, level * (1 - CANARY_WEIGHT)
-    probabilities = _bucket_probabilities(*case.latency)
-    median, sigma = case.latency
-    mean_latency = median * math.exp(sigma**2 / 2)
-    sd_latency = mean_latency * math.sqrt(math.exp(sigma**2) - 1)
-    canary, stable = Track(), Track()
-    requests = errors = bad = lat_sum = 0.0
-    s_requests = s_errors = float(rng.randrange(10**6, 10**7))
-    s_errors = round(s_errors * HEALTHY_ERROR)
-    cumulative = [0.0] * (len(BUCKETS) + 1)
-    bad_served: list[float] = []
-    previous = 0.0
-    for time in times:
-        span = time - previous
-        n_err = _poisson(rng, canary_rate * case.error_mass(previous, time))
-        n_ok = _poisson(rng, canary_rate * span - canary_rate * case.error_mass(previous, time))
-        n = n_err + n_ok
-        requests += n
-        errors += n_err
-        bad += n if case.latency != LATENCY_HEALTHY else n_err
-        remaining, left = n, 1.0
-        per_bucket = []
-        for p in probabilities[:-1]:
+@dataclass
+class _Counters:
+    requests: float = 0.0
+    errors: float = 0.0
+    latency_sum: float = 0.0
+    buckets: list[float] = field(default_factory=lambda: [0.0] * len(LE_LABELS))
+
+
+def _serve(
+    rng: random.Random,
+    counters: _Counters,
+    rate: float,
+    span: float,
+    error_mass: float,
+    latency: tuple[float, float],
+) -> tuple[int, int]:
+    """Draw the requests of one interval into ``counters``: (requests, errors)."""
+    n_err = _poisson(rng, rate * error_mass)
+    n_ok = _poisson(rng, rate * span - rate * error_mass)
+    n = n_err + n_ok
+    counters.requests += n
+    counters.errors += n_err
+    remaining, left = n, 1.0
+    running = 0.0
+    for index, p in enumerate(_bucket_probabilities(*latency)):
+        if index < len(BUCKETS):
             k = _binomial(rng, remaining, p / left) if left > 0 else 0
-            per_bucket.append(k)
             remaining -= k
             left -= p
-        per_bucket.append(remaining)
-        running = 0.0
-        new_cumulative = []
-        for index, k in enumerate(per_bucket):
-            running += k
-            new_cumulative.append(cumulative[index] + running)
-        cumulative = new_cumulative
-        if n:
-            lat_sum += max(0.0, n * mean_latency + rng.gauss(0.0, sd_latency * math.sqrt(n)))
-        s_n_err = _poisson(rng, stable_rate * HEALTHY_ERROR * span)
-        s_requests += s_n_err + _poisson(rng, stable_rate * (1 - HEALTHY_ERROR) * span)
-        s_errors += s_n_err
+        else:
+            k = remaining
+        running += k
+        counters.buckets[index] += running
+    if n:
+        median, sigma = latency
+        mean = median * math.exp(sigma**2 / 2)
+        sd = mean * math.sqrt(math.exp(sigma**2) - 1)
+        counters.latency_sum += max(0.0, n * mean + rng.gauss(0.0, sd * math.sqrt(n)))
+    return n, n_err
+
+
+def _record(series: Series, counters: _Counters, time: float, present: bool) -> None:
+    series.times.append(time)
+    series.present.append(present)
+    series.requests.append(counters.requests)
+    series.errors.append(counters.errors)
+    series.buckets.append(list(counters.buckets))
+    series.latency_sum.append(counters.latency_sum)
+
+
+def _times(phase: float, scrape: float, since: float = 0.0) -> list[float]:
+    first = math.ceil((since - phase) / scrape)
+    return [phase + scrape * k for k in range(first, math.floor((HORIZON - phase) / scrape) + 2)]
+
+
+def _canary(case: Case, level: int, seed: int) -> tuple[Series, list[float]]:
+    rng = random.Random(trace_seed(case.name, level, seed))
+    times = _times(rng.uniform(0.0, case.scrape), case.scrape)
+    rate, legacy_stable_rate = level * CANARY_WEIGHT, level * (1 - CANARY_WEIGHT)
+    rng.randrange(10**6, 10**7)  # the stable's start value before issue 14 (keeps the stream)
+    series, counters = Series(), _Counters()
+    bad, bad_served, previous = 0.0, [], 0.0
+    regressed = case.latency != LATENCY_HEALTHY
+    crash, back = RESTART_AT, RESTART_AT + RESTART_DOWN
+    for time in times:
+        if case.restart and previous < back and time > crash:
+            # The process dies at `crash` (what it served since its last scrape is lost) and
+            # serves again, counting from zero, at `back`; scrapes in between fail.
+            n = n_err = 0
+            if previous < crash:
+                n, n_err = _serve(
+                    rng, counters, rate, crash - previous, case.error_mass(previous, crash), case.latency
+                )
+            if time >= back:
+                counters = _Counters()
+                after = _serve(rng, counters, rate, time - back, case.error_mass(back, time), case.latency)
+                n, n_err = n + after[0], n_err + after[1]
+        else:
+            n, n_err = _serve(
+                rng, counters, rate, time - previous, case.error_mass(previous, time), case.latency
+            )
+        bad += n if regressed else n_err
+        _poisson(rng, legacy_stable_rate * HEALTHY_ERROR * (time - previous))  # as before issue 14
+        _poisson(rng, legacy_stable_rate * (1 - HEALTHY_ERROR) * (time - previous))
         down = case.outage and FAULT_WINDOW[0] <= time < FAULT_WINDOW[1]
         missing = case.no_data and FAULT_WINDOW[0] <= time < FAULT_WINDOW[1]
-        canary.requests.append(requests)
-        canary.errors.append(errors)
-        canary.buckets.append(cumulative)
-        canary.latency_sum.append(lat_sum)
-        canary.present.append(not (down or missing))
-        stable.requests.append(s_requests)
-        stable.errors.append(s_errors)
-        stable.present.append(not down)
+        restarting = case.restart and crash <= time < back
+        _record(series, counters, time, not (down or missing or restarting))
         bad_served.append(bad)
         previous = time
-    return Trace(case, level, seed, times, canary, stable, bad_served)
+    series.finish("canary-0")
+    return series, bad_served
+
+
+def _stable_pod(case: Case, level: int, seed: int, pod: int) -> Series:
+    rng = random.Random(zlib.crc32(f"{case.name}|{level}|{seed}|stable|{pod}".encode()))
+    # Scraped long before the canary started: samples from PAST seconds before time 0.
+    times = _times(rng.uniform(0.0, case.scrape), case.scrape, since=-PAST)
+    rate = level * (1 - CANARY_WEIGHT) / case.stable_pods
+    # A pod that has served for days: large counters, its histogram filled as its latency says.
+    start = float(rng.randrange(10**6, 10**7) // case.stable_pods)
+    cdf = [*(_lognormal_cdf(b, *LATENCY_HEALTHY) for b in BUCKETS), 1.0]
+    counters = _Counters(
+        start, float(round(start * HEALTHY_ERROR)), start * 0.09, [float(round(start * c)) for c in cdf]
+    )
+    series, previous = Series(), times[0] - case.scrape
+    for time in times:
+        _serve(rng, counters, rate, time - previous, case.stable_error_mass(previous, time), LATENCY_HEALTHY)
+        down = case.outage and FAULT_WINDOW[0] <= time < FAULT_WINDOW[1]
+        _record(series, counters, time, not down)
+        previous = time
+    series.finish(f"stable-{pod}")
+    return series
+
+
+def make_trace(case: Case, level: int, seed: int) -> Trace:
+    """A deterministic trace of ``case`` at ``level`` total requests/s."""
+    canary, bad_served = _canary(case, level, seed)
+    stable = [_stable_pod(case, level, seed, pod) for pod in range(case.stable_pods)]
+    return Trace(case, level, seed, canary, stable, bad_served)
 
 
 # --- what Prometheus answers -------------------------------------------------------------------
 
 
-def _window(trace: Trace, track: Track, t: float, width: float) -> list[int]:
+def _window(series: Series, t: float, width: float) -> list[int]:
     start = t - width
-    return [k for k, time in enumerate(trace.times) if start < time <= t and track.present[k]]
-
-
-def _extrapolated(trace: Trace, values: list[float], window: list[int], t: float, width: float) -> float:
-    """Prometheus' increase() of a counter over (t - width, t] from the samples in ``window``."""
-    first, last = window[0], window[-1]
-    first_t, last_t = trace.times[first], trace.times[last]
-    result = values[last] - values[first]
-    sampled = last_t - first_t
-    average = sampled / (len(window) - 1)
-    to_start, to_end = first_t - (t - width), t - last_t
-    if result > 0 and values[first] >= 0:
-        to_start = min(to_start, sampled * values[first] / result)
-    threshold = average * 1.1
-    extended = sampled
-    extended += to_start if to_start < threshold else average / 2
-    extended += to_end if to_end < threshold else average / 2
-    return result * extended / sampled
+    lo = bisect.bisect_right(series.times, start)
+    hi = bisect.bisect_right(series.times, t)
+    return [k for k in range(lo, hi) if series.present[k]]
 
 
 ERROR = QueryResult(QueryOutcome.ERROR, (), "Prometheus unreachable (simulated outage)")
@@ -264,65 +396,44 @@ def ok(value: float) -> QueryResult:
     return QueryResult(QueryOutcome.OK, (value,))
 
 
-def increase(trace: Trace, stable: bool, what: str, t: float, width: float) -> QueryResult:
-    """``sum(increase(<requests|errors>[width]))`` of one track (errors: ``or vector(0)``)."""
-    if trace.prometheus_down(t):
-        return ERROR
-    track = trace.stable if stable else trace.canary
-    window = _window(trace, track, t, width)
-    if len(window) < 2:
-        return ok(0.0) if what == "errors" else EMPTY
-    values = track.requests if what == "requests" else track.errors
-    return ok(_extrapolated(trace, values, window, t, width))
-
-
-def samples(trace: Trace, stable: bool, t: float, width: float) -> QueryResult:
-    """``min(count_over_time(requests[width]))``."""
-    if trace.prometheus_down(t):
-        return ERROR
-    track = trace.stable if stable else trace.canary
-    window = _window(trace, track, t, width)
-    return ok(float(len(window))) if window else EMPTY
+def _delta(series: Series, column: str, window: list[int]) -> float:
+    values = series.corrected[column]
+    return values[window[-1]] - values[window[0]]
 
 
 def error_ratio(trace: Trace, t: float, width: float = 60.0) -> QueryResult:
     """The canary's 5xx ratio over the window (the error-rate template; Flagger's is 1 - this)."""
     if trace.prometheus_down(t):
         return ERROR
-    window = _window(trace, trace.canary, t, width)
+    window = _window(trace.canary, t, width)
     if len(window) < 2:
         return EMPTY
-    first, last = window[0], window[-1]
-    total = trace.canary.requests[last] - trace.canary.requests[first]
+    total = _delta(trace.canary, "requests", window)
     if total <= 0:
         return NAN
-    return ok((trace.canary.errors[last] - trace.canary.errors[first]) / total)
+    return ok(_delta(trace.canary, "errors", window) / total)
 
 
 def latency_avg(trace: Trace, t: float, width: float = 60.0) -> QueryResult:
     if trace.prometheus_down(t):
         return ERROR
-    c = trace.canary
-    window = _window(trace, c, t, width)
+    window = _window(trace.canary, t, width)
     if len(window) < 2:
         return EMPTY
-    first, last = window[0], window[-1]
-    total = c.requests[last] - c.requests[first]
+    total = _delta(trace.canary, "requests", window)
     if total <= 0:
         return NAN
-    return ok((c.latency_sum[last] - c.latency_sum[first]) / total)
+    return ok(_delta(trace.canary, "sum", window) / total)
 
 
 def latency_quantile(trace: Trace, q: float, t: float, width: float = 60.0) -> QueryResult:
     """``histogram_quantile(q, sum by (le) (rate(bucket[width])))``."""
     if trace.prometheus_down(t):
         return ERROR
-    c = trace.canary
-    window = _window(trace, c, t, width)
+    window = _window(trace.canary, t, width)
     if len(window) < 2:
         return EMPTY
-    first, last = window[0], window[-1]
-    counts = [c.buckets[last][i] - c.buckets[first][i] for i in range(len(BUCKETS) + 1)]
+    counts = [_delta(trace.canary, f"le{i}", window) for i in range(len(LE_LABELS))]
     total = counts[-1]
     if total <= 0:
         return NAN
@@ -334,3 +445,25 @@ def latency_quantile(trace: Trace, q: float, t: float, width: float = 60.0) -> Q
             return ok(lower + (bound - lower) * ((rank - below) / inside if inside else 1.0))
         lower, below = bound, cumulative
     return ok(BUCKETS[-1])  # in the +Inf bucket: the highest finite bound, as Prometheus does
+
+
+def raw_samples(
+    trace: Trace, stable: bool, metric: str, start: float, end: float, now: float
+) -> SeriesResult:
+    """The raw samples of every series of a track's ``metric`` (``requests`` or ``buckets``) in
+    (start, min(end, now)], as a range selector answers."""
+    if trace.prometheus_down(now):
+        return SeriesResult(QueryOutcome.ERROR, (), ERROR.detail)
+    found: list[PromSeries] = []
+    end = min(end, now)
+    for series in trace.stable if stable else [trace.canary]:
+        lo = bisect.bisect_right(series.point_times, start)
+        hi = bisect.bisect_right(series.point_times, end)
+        if lo >= hi:
+            continue
+        for labels, points in series.points.items():
+            if (labels[0][0] == "code") == (metric == "requests"):
+                found.append(PromSeries(dict(labels), tuple(points[lo:hi])))
+    if not found:
+        return SeriesResult(QueryOutcome.NO_DATA, (), "empty result")
+    return SeriesResult(QueryOutcome.OK, tuple(found))

@@ -14,16 +14,20 @@ Rules (DESIGN.md "Health gates"):
 * when the duration ends it passes, unless no evaluation passed at all (then it is ``fail`` if
   any failed, else ``inconclusive``): a gate never passes without evidence.
 
-In ``mode: sequential`` (gates/sequential.py) an ``error-rate`` check is judged from the counts
-over the gate's elapsed time: it fails the gate at once when its test rejects the canary, and the
-gate passes early when every such test accepted and the last ``failure_limit`` evaluations passed.
+In ``mode: sequential`` (gates/sequential.py) ``error-rate`` and latency checks are judged from
+the counts over the gate's elapsed time: a check fails the gate at once when its test rejects the
+canary, and the gate passes early when every such test accepted and the last ``failure_limit``
+evaluations passed. When the duration ends with a test undecided, the gate keeps watching up to
+``max_duration``, and an undecided test there gives the verdict ``on_undecided`` (``undecided``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gates.counts import Ledger, Window, align
 from gates.results import (
     CheckResult,
     Decision,
@@ -36,8 +40,8 @@ from gates.results import (
     Verdict,
     fmt,
 )
-from gates.sequential import Counts, Design, weigh
-from gates.spec import OnNoData
+from gates.sequential import Counts, Design, Reference, usable, weigh
+from gates.spec import OnNoData, SequentialKind
 
 _NO_DATA_STATUS = {"inconclusive": Status.INCONCLUSIVE, "fail": Status.FAIL, "pass": Status.PASS}
 
@@ -173,81 +177,145 @@ def final_verdict(evaluations: Sequence[Evaluation], duration: float) -> Verdict
 
 
 @dataclass(frozen=True)
-class CountResults:
-    """The three count queries of one track (gates/templates.py requests-increase,
-    errors-increase, request-samples)."""
+class Track:
+    """One track's samples for a sequential check this evaluation."""
 
-    requests: QueryResult
-    errors: QueryResult
-    samples: QueryResult
-
-
-def _first_error(results: CountResults) -> QueryResult | None:
-    for result in (results.requests, results.errors, results.samples):
-        if result.outcome is QueryOutcome.ERROR:
-            return result
-    return None
+    ledger: Ledger
+    error: str | None = None
+    """Why this evaluation's fetch failed (the ledger keeps what earlier fetches brought)."""
 
 
-def _counts(results: CountResults) -> Counts | None:
-    """The counts, or None when there is nothing to weigh (no requests or under two samples)."""
-    if results.requests.outcome is not QueryOutcome.OK or results.samples.outcome is not QueryOutcome.OK:
-        return None
-    requests, samples = sum(results.requests.values), min(results.samples.values)
-    errors = sum(results.errors.values) if results.errors.outcome is QueryOutcome.OK else 0.0
-    if not (requests > 0 and samples >= 2 and all(map(_finite, (requests, samples, errors)))):
-        return None
-    return Counts(requests, errors, samples)
+@dataclass(frozen=True)
+class SequentialCheck:
+    """What a sequential check judges: its kind, the limit (latency) and its reference."""
 
-
-def _finite(value: float) -> bool:
-    return value == value and value not in (float("inf"), float("-inf"))
+    name: str
+    query: str
+    """What the report shows as the check's query: the canary's selector."""
+    kind: SequentialKind
+    reference: Reference
+    limit: float | None = None
+    """Latency: the check's ``max`` (s)."""
 
 
 def _pct(rate: float) -> str:
     return f"{100 * rate:.3g} %"
 
 
+def _bucket(ledger: Ledger, limit: float) -> tuple[str, float] | None:
+    """The ``le`` label (as spelled) and bound of the smallest finite bucket at or above ``limit``."""
+    bounds: list[tuple[float, str]] = []
+    for label in ledger.label_values("le"):
+        try:
+            bound = float(label)
+        except ValueError:
+            continue
+        if math.isfinite(bound) and bound >= limit * (1 - 1e-9):
+            bounds.append((bound, label))
+    if not bounds:
+        return None
+    bound, label = min(bounds)
+    return label, bound
+
+
+def _same_bucket(ledger: Ledger, bound: float) -> str | None:
+    for label in ledger.label_values("le"):
+        try:
+            if math.isclose(float(label), bound, rel_tol=1e-9):
+                return label
+        except ValueError:
+            continue
+    return None
+
+
+def _counter(kind: SequentialKind, ledger: Ledger, le: str | None) -> Callable[[Window], Counts]:
+    """How one track's counts are read from its ledger for ``kind``."""
+
+    def errors(window: Window) -> Counts:
+        return Counts(ledger.total(window), ledger.total(window, (("code", "5*"),)))
+
+    def slow(window: Window) -> Counts:
+        total = ledger.total(window, (("le", "+Inf"),))
+        return Counts(total, total - ledger.total(window, (("le", le or ""),)))
+
+    return errors if kind == "error-rate" else slow
+
+
 def judge_sequential(
-    name: str,
-    query: str,
-    canary: CountResults,
-    baseline: CountResults | None,
+    check: SequentialCheck,
+    canary: Track,
+    baseline: Track | None,
     design: Design,
     on_no_data: OnNoData,
+    now: float,
     baseline_label: str = "baseline",
 ) -> tuple[CheckResult, SequentialResult | None]:
-    """A sequential error check: its CheckResult (fail on reject) and the test's state (None when
-    there was no evidence to weigh: query error or no data)."""
+    """A sequential check: its CheckResult (fail on reject) and the test's state (None when
+    there was no evidence to weigh: a failed fetch, stale or no data)."""
 
     def make(status: Status, value: float | None, detail: str) -> CheckResult:
-        return CheckResult(name, query, status, value, None, None, detail)
+        return CheckResult(check.name, check.query, status, value, None, None, detail)
 
-    error = _first_error(canary) or (_first_error(baseline) if baseline is not None else None)
-    if error is not None:
-        prefix = "baseline: " if baseline is not None and _first_error(canary) is None else ""
-        return make(Status.INCONCLUSIVE, None, prefix + (error.detail or "query failed")), None
-    counts = _counts(canary)
-    if counts is None:
-        status = _NO_DATA_STATUS[on_no_data]
-        return (
-            make(
-                status,
+    def no_data(why: str) -> tuple[CheckResult, None]:
+        return make(_NO_DATA_STATUS[on_no_data], None, f"no data ({why}); on_no_data: {on_no_data}"), None
+
+    if canary.error is not None:
+        return make(Status.INCONCLUSIVE, None, canary.error), None
+    if baseline is not None and baseline.error is not None:
+        return make(Status.INCONCLUSIVE, None, f"{baseline_label}: {baseline.error}"), None
+    age = canary.ledger.stale(now)
+    if age is not None:
+        return make(Status.INCONCLUSIVE, None, f"no new canary sample for {age:.0f} s (stale)"), None
+    le: str | None = None
+    bound: float | None = None
+    if check.kind == "latency":
+        assert check.limit is not None
+        found = _bucket(canary.ledger, check.limit)
+        if found is None:
+            if not canary.ledger.series:
+                return no_data("no canary requests scraped yet")
+            return (
+                make(
+                    Status.INCONCLUSIVE,
+                    None,
+                    f"no latency histogram bucket at or above {fmt(check.limit)} s to count slower "
+                    "requests (add one to the app's histogram, or judge this check with mode: threshold)",
+                ),
                 None,
-                f"no data (no canary requests counted over two scrapes yet); on_no_data: {on_no_data}",
-            ),
-            None,
+            )
+        le, bound = found
+    read_canary = _counter(check.kind, canary.ledger, le)
+    latest = read_canary(Window(canary.ledger.start))
+    if not usable(latest):
+        return no_data("no canary requests scraped yet")
+    base_le = _same_bucket(baseline.ledger, bound) if baseline is not None and bound is not None else le
+    if baseline is not None and baseline.ledger.series and (check.kind == "error-rate" or base_le):
+        read_base = _counter(check.kind, baseline.ledger, base_le)
+        reject: tuple[Counts, Counts | None]
+        accept: tuple[Counts, Counts | None]
+        to_reject, to_accept = align(canary.ledger, baseline.ledger, now)
+        reject = (read_canary(to_reject.canary), read_base(to_reject.baseline))
+        accept = (read_canary(to_accept.canary), read_base(to_accept.baseline))
+    else:
+        reject = accept = (latest, None)
+    evidence = weigh(reject, accept, design, check.reference)
+    shown_canary = accept[0]
+    shown_base = next((b for b in (accept[1], reject[1]) if b is not None and usable(b)), None)
+    what = "error rate" if check.kind == "error-rate" else f"slower than {fmt(bound)} s"
+    head = f"{what} {_pct(evidence.canary_share)} ({fmt(shown_canary.bad)} of {fmt(shown_canary.requests)})"
+    if evidence.reference == "baseline" and shown_base is not None:
+        floor = (
+            f"; floor {_pct(check.reference.floor)}"
+            if evidence.reference_share <= check.reference.floor
+            else ""
         )
-    base = _counts(baseline) if baseline is not None else None
-    evidence = weigh(counts, base, design)
-    if base is not None:
-        versus = f"vs {baseline_label} {_pct(evidence.reference_rate)} ({fmt(base.errors)} of {fmt(base.requests)})"
+        head += (
+            f" vs {baseline_label} {_pct(evidence.reference_share)} "
+            f"({fmt(shown_base.bad)} of {fmt(shown_base.requests)}{floor})"
+        )
     else:
         missing = " (no baseline data)" if baseline is not None else ""
-        versus = f"vs acceptable {_pct(evidence.reference_rate)}{missing}"
-    head = (
-        f"error rate {_pct(evidence.canary_rate)} ({fmt(counts.errors)} of {fmt(counts.requests)}) {versus}"
-    )
+        head += f" vs acceptable {_pct(evidence.reference_share)}{missing}"
     ratio = f"{design.min_ratio:g}x"
     if evidence.decision is Decision.REJECT:
         detail = (
@@ -266,20 +334,22 @@ def judge_sequential(
         )
     status = Status.FAIL if evidence.decision is Decision.REJECT else Status.PASS
     result = SequentialResult(
-        check=name,
+        check=check.name,
+        kind=check.kind,
         decision=evidence.decision,
         log_mixture=evidence.log_mixture,
         log_lr_closest=evidence.log_lr_closest,
         reject_at=design.reject_at,
         accept_at=design.accept_at,
-        canary_requests=counts.requests,
-        canary_errors=counts.errors,
-        baseline_requests=base.requests if base is not None else None,
-        baseline_errors=base.errors if base is not None else None,
-        reference_rate=evidence.reference_rate,
+        canary_requests=shown_canary.requests,
+        canary_bad=shown_canary.bad,
+        baseline_requests=shown_base.requests if evidence.reference == "baseline" and shown_base else None,
+        baseline_bad=shown_base.bad if evidence.reference == "baseline" and shown_base else None,
+        reference_share=evidence.reference_share,
         reference=evidence.reference,
+        slower_than=bound,
     )
-    return make(status, evidence.canary_rate, detail), result
+    return make(status, evidence.canary_share, detail), result
 
 
 def sequential_rejection(evaluation: Evaluation) -> Verdict | None:
@@ -309,4 +379,27 @@ def early_pass(evaluations: Sequence[Evaluation], tests: int, failure_limit: int
         Status.PASS,
         f"passed early at +{fmt(last.offset)} s: {accepted}; the last {len(recent)} evaluations passed",
         "",
+    )
+
+
+def undecided(evaluation: Evaluation, sequential_checks: Sequence[str]) -> list[str]:
+    """The sequential checks that have not accepted the canary at ``evaluation`` (they continue,
+    or had no evidence this time)."""
+    accepted = {r.check for r in evaluation.sequential if r.decision is Decision.ACCEPT}
+    return [name for name in sequential_checks if name not in accepted]
+
+
+def undecided_verdict(
+    evaluations: Sequence[Evaluation], names: Sequence[str], max_duration: float, on_undecided: str
+) -> Verdict:
+    """The verdict at ``max_duration`` with sequential tests still undecided: ``on_undecided``,
+    saying which tests and where their evidence stood."""
+    last = evaluations[-1]
+    details = "; ".join(f"{c.label}: {c.detail}" for c in last.checks if c.name in names)
+    status = Status.PASS if on_undecided == "pass" else Status.FAIL
+    return Verdict(
+        status,
+        f"undecided at +{fmt(last.offset)} s (max_duration {fmt(max_duration)} s): {details}; "
+        f"on_undecided: {on_undecided}",
+        "" if status is Status.PASS else f"check {names[0]}",
     )

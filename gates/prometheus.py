@@ -4,7 +4,8 @@ token, if any, is sent and never appears in a message.
 
 ``query`` (``GET /api/v1/query``) gives the values a gate check compares; ``query_series`` (the
 same endpoint) and ``query_range`` (``GET /api/v1/query_range``) keep each series' labels and, for
-a range, its points, for reports and charts."""
+a range, its points, for reports and charts; ``query_samples`` (the same endpoint, a range
+selector) gives each series' raw samples, for the sequential tests' exact counts."""
 
 from __future__ import annotations
 
@@ -219,6 +220,15 @@ class PrometheusClient:
         if isinstance(answer, QueryResult):
             return _series_error(answer)
         return parse_series_response(*answer, range_query=False)
+
+    def query_samples(self, selector: str, start: float, end: float) -> SeriesResult:
+        """The raw samples of the series ``selector`` matches in (start, end] (unix times): the
+        range selector ``selector[N s]`` queried at ``end`` (a matrix, one point per scrape)."""
+        span = max(1, math.ceil(end - start - 1e-6))
+        answer = self._fetch("/api/v1/query", {"query": f"{selector}[{span}s]", "time": f"{end:.3f}"})
+        if isinstance(answer, QueryResult):
+            return _series_error(answer)
+        return parse_series_response(*answer, range_query=True)
 
     def query_range(self, promql: str, *, start: float, end: float, step: float) -> SeriesResult:
         """A range query from ``start`` to ``end`` (unix times) every ``step`` seconds."""

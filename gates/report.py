@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gates.results import Evaluation, NotificationStats, Verdict, fmt, redact_url
-from gates.spec import SEQUENTIAL_TEMPLATE, GateSpec
+from gates.spec import GateSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MASK = "[secret]"
 
 
@@ -51,6 +51,8 @@ class GateReport:
                 "on_no_data": spec.on_no_data,
                 "mode": spec.mode,
                 "max_hold": spec.max_hold if spec.sequential_mode else None,
+                "max_duration": spec.max_duration if spec.sequential_mode else None,
+                "on_undecided": spec.on_undecided if spec.sequential_mode else None,
                 "sequential": spec.sequential.model_dump() if spec.sequential_mode else None,
                 "probes": [
                     # Header names only: a header value may be a credential.
@@ -69,10 +71,8 @@ class GateReport:
                         "query": c.promql,
                         "max": c.limits[0],
                         "min": c.limits[1],
-                        # sequential: judged from increase() counts, not from `query` and limits
-                        "decision": "sequential"
-                        if spec.sequential_mode and c.template == SEQUENTIAL_TEMPLATE
-                        else "threshold",
+                        # sequential: judged from counted requests, not from `query` and limits
+                        "decision": "sequential" if spec.sequential_kind(c) else "threshold",
                     }
                     for c in spec.checks
                 ],
@@ -143,8 +143,10 @@ def to_markdown(report: GateReport, secrets: Iterable[str | None] = ()) -> str:
         f"inconclusive_limit {spec.inconclusive_limit}, on_no_data {spec.on_no_data}",
         f"- Mode: {spec.mode}"
         + (
-            f" (error probability {fmt(spec.sequential.error_probability)}, min_ratio "
-            f"{fmt(spec.sequential.min_ratio)}, max_hold {fmt(spec.max_hold)} s)"
+            f" (error probabilities {fmt(spec.sequential.error_probability)} / "
+            f"{fmt(spec.sequential.early_pass_error_probability)}, min_ratio "
+            f"{fmt(spec.sequential.min_ratio)}, max_hold {fmt(spec.max_hold)} s, max_duration "
+            f"{fmt(spec.max_duration)} s, on_undecided {spec.on_undecided})"
             if spec.sequential_mode
             else ""
         ),

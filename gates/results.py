@@ -83,6 +83,8 @@ class SequentialResult:
     """The state of one sequential test after an evaluation (its check is in ``checks`` too)."""
 
     check: str
+    kind: str
+    """``error-rate`` (bad: 5xx answers) or ``latency`` (bad: slower than ``slower_than``)."""
     decision: Decision
     log_mixture: float
     """Evidence that the canary is worse (log likelihood ratio); fails at ``reject_at``."""
@@ -91,12 +93,14 @@ class SequentialResult:
     reject_at: float
     accept_at: float
     canary_requests: float
-    canary_errors: float
+    canary_bad: float
     baseline_requests: float | None
-    baseline_errors: float | None
-    reference_rate: float
+    baseline_bad: float | None
+    reference_share: float
     reference: str
-    """``baseline`` or ``acceptable_error_rate``."""
+    """``baseline`` or ``acceptable``."""
+    slower_than: float | None = None
+    """Latency: the histogram bucket bound (s) above which a request counts as slow."""
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,17 @@
 """The gate loop: evaluate at 0, interval, 2*interval, ... up to duration; stop early once a
 streak reaches its limit, or (``mode: sequential``) once a sequential test decides. In sequential
-mode the duration is extended by the time spent inconclusive, up to ``max_hold``. Bounded in count
-(``spec.max_evaluations``) and in time (no evaluation starts after the (extended) duration plus
-one interval of slack; each probe and query has its own timeout).
+mode the duration is extended by the time spent inconclusive, up to ``max_hold``, and, while a
+sequential test is undecided, up to ``max_duration`` (then ``on_undecided`` decides). Bounded in
+count (``spec.max_evaluations``) and in time (no evaluation starts after the (extended) end plus
+one interval of slack; each probe, query and fetch has its own timeout).
 
-Everything with side effects is injected through ``GateRuntime`` (probes, queries, clocks,
-sleep, progress and notifications), so tests and benchmarks can run on a virtual clock.
-``build_runtime`` wires the real ones from a spec and its secrets.
+Everything with side effects is injected through ``GateRuntime`` (probes, queries, sample
+fetches, clocks, sleep, progress and notifications), so tests and benchmarks can run on a virtual
+clock. ``build_runtime`` wires the real ones from a spec and its secrets.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,9 +20,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gates.counts import Ledger
 from gates.decision import (
-    CountResults,
+    SequentialCheck,
     Streaks,
+    Track,
     early_pass,
     final_verdict,
     judge_check,
@@ -30,10 +32,12 @@ from gates.decision import (
     judge_sequential,
     limit_reached,
     sequential_rejection,
+    undecided,
+    undecided_verdict,
 )
 from gates.notify import Alert, Notifier
 from gates.probes import probe_all
-from gates.prometheus import PrometheusClient
+from gates.prometheus import PrometheusClient, SeriesResult
 from gates.report import GateReport
 from gates.results import (
     CheckResult,
@@ -46,12 +50,15 @@ from gates.results import (
     Verdict,
     redact_url,
 )
-from gates.sequential import Design
-from gates.spec import SEQUENTIAL_TEMPLATE, CheckSpec, GateSpec, ProbeSpec
-from gates.templates import render as render_template
+from gates.sequential import Design, Reference
+from gates.spec import LATENCY_QUANTILES, CheckSpec, GateSpec, ProbeSpec
+from gates.templates import BUCKETS_METRIC, REQUESTS_METRIC, selector
 
 Prober = Callable[[Sequence[ProbeSpec]], list[ProbeResult]]
 Querier = Callable[[str], QueryResult]
+Sampler = Callable[[str, float, float], SeriesResult]
+"""``samples(selector, start, end)``: the raw samples of the series ``selector`` matches in
+(start, end], in Prometheus (unix) time."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,8 @@ class GateRuntime:
     probe: Prober = probe_all
     query: Querier | None = None
     """Runs one PromQL instant query; required when the spec has checks."""
+    samples: Sampler | None = None
+    """Fetches raw counter samples; required when the spec has sequential checks."""
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     wall: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -112,6 +121,7 @@ def build_runtime(
             verify_tls=spec.prometheus.verify_tls,
         )
         runtime.query = client.query
+        runtime.samples = client.query_samples
     if spec.notify is not None and secrets.webhook_url:
         runtime.notifier = Notifier(
             secrets.webhook_url, spec.notify.kind, timeout=spec.notify.timeout, log=runtime.log
@@ -125,107 +135,165 @@ def _query_timeout(spec: GateSpec) -> float:
     return 2 * (spec.prometheus.timeout if spec.prometheus else 5.0) + 1
 
 
-COUNT_TEMPLATES = ("requests-increase", "errors-increase", "request-samples")
-
-
 def is_sequential(spec: GateSpec, check: CheckSpec) -> bool:
-    """Whether ``check`` is judged by the sequential test."""
-    return spec.sequential_mode and check.template == SEQUENTIAL_TEMPLATE
+    """Whether ``check`` is judged by a sequential test."""
+    return spec.sequential_kind(check) is not None
 
 
 def design(spec: GateSpec) -> Design:
     settings = spec.sequential
     return Design(
         alpha=settings.error_probability,
-        beta=settings.error_probability,
+        beta=settings.early_pass_error_probability,
         min_ratio=settings.min_ratio,
-        acceptable_error_rate=settings.acceptable_error_rate,
-        min_error_rate=settings.min_error_rate,
     )
 
 
-def elapsed_window(offset: float) -> str:
-    """The gate's elapsed time as a Prometheus range (whole seconds, at least 1 s)."""
-    return f"{max(1, math.ceil(offset - 1e-6))}s"
+@dataclass(frozen=True)
+class Plan:
+    """A sequential check and the series it reads: the canary's and its baseline's (if any)."""
+
+    check: SequentialCheck
+    canary: str
+    baseline: str | None
 
 
-def count_queries(spec: GateSpec, check: CheckSpec, window: str) -> tuple[list[str], list[str] | None]:
-    """The count queries (requests, errors, samples) of the canary and of its baseline (None when
-    the check does not select a ``version`` other than the baseline's)."""
-    params = {**check.string_params, "window": window}
-    canary = [render_template(t, params) for t in COUNT_TEMPLATES]
-    base = spec.sequential.baseline_version
-    if base is None or "version" not in params or params["version"] == base:
-        return canary, None
-    return canary, [render_template(t, {**params, "version": base}) for t in COUNT_TEMPLATES]
+def plan(spec: GateSpec, check: CheckSpec) -> Plan:
+    """What the sequential test of ``check`` reads and compares with (see gates/sequential.py)."""
+    kind = spec.sequential_kind(check)
+    if kind is None:
+        raise ValueError(f"check {check.name} is not sequential")
+    settings = spec.sequential
+    base = spec.baseline_params(check)
+    if kind == "error-rate":
+        metric = REQUESTS_METRIC
+        reference = Reference(settings.min_error_rate, settings.acceptable_error_rate)
+        limit = None
+    else:
+        metric = BUCKETS_METRIC
+        quantile = LATENCY_QUANTILES[str(check.template)]
+        # Without a baseline the test's alternative is the check's own limit being exceeded:
+        # a share slower than max of 1 - q (for p95: 5 %), min_ratio times the acceptable one.
+        acceptable = (1 - quantile) / settings.min_ratio if quantile is not None else settings.min_slow_share
+        reference = Reference(settings.min_slow_share, acceptable)
+        limit = check.limits[0]
+    canary = selector(metric, check.string_params)
+    return Plan(
+        SequentialCheck(check.name, canary, kind, reference, limit),
+        canary,
+        selector(metric, base) if base is not None else None,
+    )
 
 
-def _run_queries(
-    spec: GateSpec, runtime: GateRuntime, pool: ThreadPoolExecutor | None, promqls: list[str]
+class SequentialState:
+    """The samples a run's sequential checks have read so far, per selector."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        """The gate's start in Prometheus (unix) time."""
+        self.ledgers: dict[str, Ledger] = {}
+
+    def ledger(self, series: str) -> Ledger:
+        if series not in self.ledgers:
+            self.ledgers[series] = Ledger(self.start)
+        return self.ledgers[series]
+
+
+def _run_all(
+    spec: GateSpec, pool: ThreadPoolExecutor | None, calls: Mapping[str, Callable[[], QueryResult]]
 ) -> dict[str, QueryResult]:
+    """Run every call (in ``pool`` if any); a broken or late call is an error outcome, not a crash."""
+
     def failed(error: Exception) -> QueryResult:
-        # A broken querier is an error outcome, not a crash.
         return QueryResult(QueryOutcome.ERROR, (), f"query failed ({type(error).__name__})")
 
-    unique = list(dict.fromkeys(promqls))
-    if runtime.query is None:
-        return {q: QueryResult(QueryOutcome.ERROR, (), "no Prometheus configured") for q in unique}
-    query = runtime.query
     results: dict[str, QueryResult] = {}
     if pool is None:
-        for promql in unique:
+        for key, call in calls.items():
             try:
-                results[promql] = query(promql)
+                results[key] = call()
             except Exception as error:
-                results[promql] = failed(error)
+                results[key] = failed(error)
         return results
-    futures = [(promql, pool.submit(query, promql)) for promql in unique]
-    for promql, future in futures:
+    futures = [(key, pool.submit(call)) for key, call in calls.items()]
+    for key, future in futures:
         try:
-            results[promql] = future.result(timeout=_query_timeout(spec))
+            results[key] = future.result(timeout=_query_timeout(spec))
         except FutureTimeout:
-            results[promql] = QueryResult(QueryOutcome.ERROR, (), "query did not return in time")
+            results[key] = QueryResult(QueryOutcome.ERROR, (), "query did not return in time")
         except Exception as error:
-            results[promql] = failed(error)
+            results[key] = failed(error)
     return results
 
 
-def evaluate(spec: GateSpec, runtime: GateRuntime, index: int, offset: float) -> Evaluation:
+def _queries(runtime: GateRuntime, promqls: list[str]) -> dict[str, Callable[[], QueryResult]]:
+    query = runtime.query
+    if query is None:
+        return {q: lambda: QueryResult(QueryOutcome.ERROR, (), "no Prometheus configured") for q in promqls}
+    return {q: (lambda q=q: query(q)) for q in dict.fromkeys(promqls)}  # type: ignore[misc]
+
+
+def _fetches(
+    runtime: GateRuntime, state: SequentialState, selectors: list[str], now: float
+) -> dict[str, Callable[[], QueryResult]]:
+    """One fetch per selector of what is new since its previous fetch, merged into its ledger; the
+    answer only says whether it worked (the samples are in the ledger)."""
+    sampler = runtime.samples
+
+    def fetch(series: str) -> QueryResult:
+        if sampler is None:
+            return QueryResult(QueryOutcome.ERROR, (), "no Prometheus configured")
+        ledger = state.ledger(series)
+        start, end = ledger.fetch_range(now)
+        answer = sampler(series, start, end)
+        if answer.outcome is QueryOutcome.ERROR:
+            return QueryResult(QueryOutcome.ERROR, (), answer.detail or "query failed")
+        ledger.merge(answer.series, end)
+        return QueryResult(QueryOutcome.OK)
+
+    return {f"samples:{series}": (lambda series=series: fetch(series)) for series in dict.fromkeys(selectors)}  # type: ignore[misc]
+
+
+def evaluate(
+    spec: GateSpec, runtime: GateRuntime, index: int, offset: float, state: SequentialState | None = None
+) -> Evaluation:
     """One evaluation: every probe and every check, all at once."""
     started_at = _utc(runtime.wall())
-    window = elapsed_window(offset)
-    plans: dict[str, tuple[list[str], list[str] | None]] = {}
-    promqls: list[str] = []
-    for check in spec.checks:
-        if is_sequential(spec, check):
-            canary, baseline = count_queries(spec, check, window)
-            plans[check.name] = (canary, baseline)
-            promqls += canary + (baseline or [])
-        else:
-            promqls.append(check.promql)
-    workers = min(len(set(promqls)), 16) + 1
+    state = state or SequentialState(runtime.wall().timestamp() - offset)
+    now = state.start + offset
+    plans = {check.name: plan(spec, check) for check in spec.checks if is_sequential(spec, check)}
+    promqls = [check.promql for check in spec.checks if check.name not in plans]
+    selectors = [s for p in plans.values() for s in (p.canary, p.baseline) if s is not None]
+    calls = {**_queries(runtime, promqls), **_fetches(runtime, state, selectors, now)}
+    workers = min(len(calls), 16) + 1
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate") if runtime.concurrent else None
     try:
         probes_future = pool.submit(runtime.probe, spec.probes) if spec.probes and pool is not None else None
-        answers = _run_queries(spec, runtime, pool, promqls)
+        answers = _run_all(spec, pool, calls)
         checks: list[CheckResult] = []
         sequential: list[SequentialResult] = []
         test = design(spec)
         for check in spec.checks:
             if check.name in plans:
-                canary, baseline = plans[check.name]
-                check_result, state = judge_sequential(
-                    check.name,
-                    canary[1],
-                    CountResults(*(answers[q] for q in canary)),
-                    CountResults(*(answers[q] for q in baseline)) if baseline is not None else None,
+                planned = plans[check.name]
+
+                def track(series: str) -> Track:
+                    answer = answers[f"samples:{series}"]
+                    error = answer.detail if answer.outcome is QueryOutcome.ERROR else None
+                    return Track(state.ledger(series), error)
+
+                check_result, result = judge_sequential(
+                    planned.check,
+                    track(planned.canary),
+                    track(planned.baseline) if planned.baseline is not None else None,
                     test,
                     spec.on_no_data,
+                    now,
                     baseline_label=spec.sequential.baseline_version or "baseline",
                 )
                 checks.append(check_result)
-                if state is not None:
-                    sequential.append(state)
+                if result is not None:
+                    sequential.append(result)
                 continue
             maximum, minimum = check.limits
             checks.append(
@@ -263,13 +331,16 @@ def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
     """Run the gate to its verdict."""
     started_at = _utc(runtime.wall())
     start = runtime.monotonic()
-    tests = sum(is_sequential(spec, check) for check in spec.checks)
+    state = SequentialState(runtime.wall().timestamp())
+    sequential_checks = [check.name for check in spec.checks if is_sequential(spec, check)]
+    tests = len(sequential_checks)
     evaluations: list[Evaluation] = []
     streaks = Streaks()
     verdict: Verdict | None = None
     held = 0.0
     warming_up = True
     end = spec.duration
+    watching = False
     for k in range(spec.max_evaluations):
         target = k * spec.interval
         if target > end + 1e-9:
@@ -282,7 +353,7 @@ def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
         if offset > deadline:
             runtime.log(f"stopping: evaluations ran late ({offset:.1f} s > {deadline:.1f} s)")
             break
-        evaluation = evaluate(spec, runtime, k + 1, offset)
+        evaluation = evaluate(spec, runtime, k + 1, offset, state)
         evaluations.append(evaluation)
         streaks = streaks.after(evaluation.status)
         if evaluation.status is not Status.INCONCLUSIVE:
@@ -292,7 +363,6 @@ def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
             # Not while warming up (no scrape of the new traffic yet): the counts cover the gate's
             # whole elapsed time, so nothing from those first seconds is lost.
             held += spec.interval
-            end = spec.duration + min(held, spec.max_hold)
         if runtime.on_evaluation is not None:
             runtime.on_evaluation(evaluation, streaks)
         if runtime.notifier is not None and evaluation.status is not Status.PASS:
@@ -307,8 +377,17 @@ def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
         )
         if verdict is not None:
             break
+        extra = min(held, spec.max_hold) if spec.sequential_mode else 0.0
+        # No promotion without evidence: past the duration, an undecided test keeps the gate
+        # watching until it decides, up to max_duration.
+        watching = spec.sequential_mode and bool(undecided(evaluation, sequential_checks))
+        end = (spec.max_duration if watching else spec.duration) + extra
     if verdict is None:
-        verdict = final_verdict(evaluations, end)
+        names = undecided(evaluations[-1], sequential_checks) if evaluations else []
+        if watching and names and evaluations[-1].offset > spec.duration + 1e-9:
+            verdict = undecided_verdict(evaluations, names, spec.max_duration, spec.on_undecided)
+        else:
+            verdict = final_verdict(evaluations, end)
     if runtime.notifier is not None:
         runtime.notifier.send(Alert(spec.name, verdict.status, "verdict", verdict.reason, final=True))
     return GateReport(

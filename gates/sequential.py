@@ -1,5 +1,5 @@
-"""The sequential error test: decide from request and error *counts* as soon as the evidence is
-sufficient, at a chosen error probability, instead of comparing one window's ratio with a limit.
+"""The sequential tests: decide from *counts* as soon as the evidence is sufficient, at a chosen
+error probability, instead of comparing one window's ratio or quantile with a limit.
 
 Why (bench/README.md has the figures): a 1-minute error ratio at 0.25 canary requests/s is 0 or
 >= 6.7 % with nothing in between, so a fixed limit either never fires or fires on one unlucky
@@ -7,31 +7,35 @@ error; and re-testing the same limit every interval multiplies the false alarms.
 probability ratio test (Wald, 1945) accumulates the evidence over the gate's whole elapsed time
 and stops when it is enough either way, with both error probabilities bounded.
 
-The test, per ``error-rate`` check in ``mode: sequential``:
+One test serves both kinds of check, on a *share of bad requests*:
+
+* ``error-rate``: the share of requests answered 5xx;
+* ``latency-*`` (``mode: sequential``): the share of requests slower than the check's ``max``,
+  counted from the latency histogram's buckets (at the smallest bucket bound at or above ``max``,
+  so that a canary is never blamed for requests within its limit).
+
+For each, per check:
 
 * **With a baseline** (the check selects ``version: <canary>`` and the spec names the baseline's
-  ``version``, default ``stable``): a *conditional* test. Given the errors of canary and baseline
-  together, each error is the canary's with probability ``pi = n_c p_c / (n_c p_c + n_b p_b)``;
-  with equal error rates ``pi0 = n_c / (n_c + n_b)`` is known from the request counts alone, so the
-  baseline's (unknown) error rate cancels out. H0: the canary is no worse than the baseline;
-  H1(R): its error rate is R times the baseline's. Baseline error rates below ``min_error_rate``
-  count as ``min_error_rate`` (errors that rare do not matter; it only makes the test slower).
-* **Without baseline data**: a Bernoulli test of the canary's own error rate p. H0: p <=
-  ``acceptable_error_rate``; H1(R): p = R x ``acceptable_error_rate``.
+  ``version``, default ``stable``): a *conditional* test. Given the bad requests of canary and
+  baseline together, each is the canary's with probability ``pi = n_c p_c / (n_c p_c + n_b p_b)``;
+  with equal shares ``pi0 = n_c / (n_c + n_b)`` is known from the request counts alone, so the
+  baseline's (unknown) share cancels out, even while it changes (both tracks failing together is
+  not the canary's fault). H0: the canary is no worse than the baseline; H1(R): its share is R
+  times the baseline's. Baseline shares below the check's floor count as the floor (bad requests
+  that rare do not matter; it only makes the test slower).
+* **Without baseline data**: a Bernoulli test of the canary's own share p. H0: p <= the check's
+  acceptable share; H1(R): p = R x that.
 
 The alternatives are a small grid R = min_ratio x 3^k (k = 0..3), mixed with equal weights: the
 mixture likelihood ratio is a non-negative martingale under H0, so by Ville's inequality it
 exceeds 1/alpha with probability at most alpha *however often it is looked at* (every interval,
 irregularly, through an outage). The gate fails when it does (``reject``). It passes early when the
 likelihood ratio of the closest alternative (R = min_ratio) falls below beta (``accept``: the
-canary is not ``min_ratio`` times worse, with error probability beta); otherwise it continues
-until the gate's duration ends.
+canary is not ``min_ratio`` times worse, with error probability beta); otherwise it continues.
 
-Counts come from Prometheus ``increase()`` over the gate's elapsed time, which extrapolates the
-increase between the first and last sample in the window to the whole window. That would
-overstate the evidence (by up to 2x with only two samples), so counts are divided by the largest
-factor the extrapolation can have given the number of samples (``extrapolation_bound``): the test
-only ever uses as much evidence as was actually scraped. Pure: no I/O.
+Counts are exact (gates/counts.py): raw counter samples, resets corrected, new series counted from
+zero, and the two tracks aligned in time differently for each decision. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -44,21 +48,15 @@ from gates.results import Decision
 
 GRID_STEP = 3.0
 GRID_SIZE = 4
-EXTRAPOLATION_LIMIT = 1.1
-"""Prometheus extrapolates increase()/rate() to a window edge only if the edge is closer than 1.1
-average sample intervals to the first/last sample (else by half an interval)."""
 
 
 @dataclass(frozen=True)
 class Counts:
-    """What Prometheus reported for one track over the window."""
+    """What one track served over the counted time."""
 
     requests: float
-    """increase() of the request counter (extrapolated to the window)."""
-    errors: float
-    """increase() of the 5xx counter."""
-    samples: float
-    """Scrapes of the request counter inside the window (fewest over its series)."""
+    bad: float
+    """Errors, or requests slower than the limit."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +68,6 @@ class Design:
     beta: float = 0.01
     """P(early pass | the canary is ``min_ratio`` times worse)."""
     min_ratio: float = 3.0
-    acceptable_error_rate: float = 0.01
-    min_error_rate: float = 0.001
 
     @property
     def ratios(self) -> tuple[float, ...]:
@@ -90,27 +86,26 @@ class Design:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """What the canary's share is compared with, for one kind of check."""
+
+    floor: float
+    """Baseline shares below this count as this."""
+    acceptable: float
+    """The reference share when there is no baseline."""
+
+
+@dataclass(frozen=True)
 class Evidence:
     decision: Decision
     log_mixture: float
     """log of the mixture likelihood ratio (evidence that the canary is worse)."""
     log_lr_closest: float
     """log likelihood ratio of the closest alternative (R = min_ratio)."""
-    canary_rate: float
-    reference_rate: float
+    canary_share: float
+    reference_share: float
     reference: str
-    """``baseline`` or ``acceptable_error_rate``."""
-    scale: float
-    """The extrapolation bound the counts were divided by."""
-
-
-def extrapolation_bound(samples: float) -> float:
-    """The largest factor increase() can scale up the increase seen between the first and last of
-    ``samples`` samples: each window edge adds at most 1.1 average intervals, so with n samples
-    (n - 1 intervals) the factor is at most 1 + 2 * 1.1 / (n - 1). Infinite below 2 samples."""
-    if samples < 2:
-        return math.inf
-    return 1 + 2 * EXTRAPOLATION_LIMIT / (samples - 1)
+    """``baseline`` or ``acceptable``."""
 
 
 def _log_mean_exp(values: Sequence[float]) -> float:
@@ -118,50 +113,72 @@ def _log_mean_exp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
 
 
-def _decide(llrs: Sequence[float], design: Design) -> tuple[Decision, float]:
-    mixture = _log_mean_exp(llrs)
-    if mixture >= design.reject_at:
-        return Decision.REJECT, mixture
-    if llrs[0] <= design.accept_at:
-        return Decision.ACCEPT, mixture
-    return Decision.CONTINUE, mixture
+def _bad(counts: Counts) -> float:
+    return min(max(counts.bad, 0.0), counts.requests)
 
 
-def weigh(canary: Counts, baseline: Counts | None, design: Design) -> Evidence:
-    """The evidence so far. ``canary.requests`` must be > 0 and ``canary.samples`` >= 2 (the caller
-    treats anything less as no data); a ``baseline`` without requests is ignored."""
-    if canary.requests <= 0 or canary.samples < 2:
-        raise ValueError("no canary requests in the window")
-    canary_errors = min(max(canary.errors, 0.0), canary.requests)
-    canary_rate = canary_errors / canary.requests
-    usable = baseline is not None and baseline.requests > 0 and baseline.samples >= 2
-    if usable:
-        assert baseline is not None
-        scale = max(extrapolation_bound(canary.samples), extrapolation_bound(baseline.samples))
-        base_errors = min(max(baseline.errors, 0.0), baseline.requests)
-        reference_rate = max(base_errors / baseline.requests, design.min_error_rate)
-        base_errors = max(base_errors, design.min_error_rate * baseline.requests)
+def _llrs(canary: Counts, baseline: Counts | None, design: Design, reference: Reference) -> list[float]:
+    """The log likelihood ratio of each alternative (``baseline`` None: against ``acceptable``)."""
+    bad = _bad(canary)
+    if baseline is not None:
+        base_bad = max(_bad(baseline), reference.floor * baseline.requests)
         pi0 = canary.requests / (canary.requests + baseline.requests)
         llrs = []
         for ratio in design.ratios:
             pi1 = ratio * pi0 / (ratio * pi0 + 1 - pi0)
-            llr = canary_errors * math.log(pi1 / pi0) + base_errors * math.log((1 - pi1) / (1 - pi0))
-            llrs.append(llr / scale)
-        reference = "baseline"
+            llrs.append(bad * math.log(pi1 / pi0) + base_bad * math.log((1 - pi1) / (1 - pi0)))
+        return llrs
+    p0 = reference.acceptable
+    llrs = []
+    for ratio in design.ratios:
+        p1 = min(ratio * p0, 0.999)
+        llrs.append(bad * math.log(p1 / p0) + (canary.requests - bad) * math.log((1 - p1) / (1 - p0)))
+    return llrs
+
+
+def usable(counts: Counts | None) -> bool:
+    return counts is not None and counts.requests > 0 and math.isfinite(counts.requests)
+
+
+def weigh(
+    to_reject: tuple[Counts, Counts | None],
+    to_accept: tuple[Counts, Counts | None],
+    design: Design,
+    reference: Reference,
+) -> Evidence:
+    """The evidence so far. ``to_reject`` and ``to_accept`` are the (canary, baseline) counts
+    aligned for each decision (gates/counts.align), with baseline None when there is no baseline
+    track (then the canary is compared with ``reference.acceptable``). A baseline whose counts at
+    one alignment are not usable yet gives no evidence for that decision: the canary is never
+    compared with the acceptable share instead while a baseline exists. The canary must have
+    requests at the accept alignment (its latest counts; the caller treats less as no data)."""
+    latest = to_accept[0]
+    if not usable(latest):
+        raise ValueError("no canary requests counted")
+    compare = to_reject[1] is not None or to_accept[1] is not None
+
+    def llrs(pair: tuple[Counts, Counts | None]) -> list[float] | None:
+        canary, baseline = pair
+        if not usable(canary) or (compare and not usable(baseline)):
+            return None
+        return _llrs(canary, baseline if compare else None, design, reference)
+
+    rejecting, accepting = llrs(to_reject), llrs(to_accept)
+    mixture = _log_mean_exp(rejecting) if rejecting is not None else 0.0
+    closest = accepting[0] if accepting is not None else 0.0
+    if mixture >= design.reject_at:
+        decision = Decision.REJECT
+    elif closest <= design.accept_at:
+        decision = Decision.ACCEPT
     else:
-        scale = extrapolation_bound(canary.samples)
-        p0 = design.acceptable_error_rate
-        reference_rate = p0
-        llrs = []
-        for ratio in design.ratios:
-            p1 = min(ratio * p0, 0.999)
-            llr = canary_errors * math.log(p1 / p0) + (canary.requests - canary_errors) * math.log(
-                (1 - p1) / (1 - p0)
-            )
-            llrs.append(llr / scale)
-        reference = "acceptable_error_rate"
-    decision, mixture = _decide(llrs, design)
-    return Evidence(decision, mixture, llrs[0], canary_rate, reference_rate, reference, scale)
+        decision = Decision.CONTINUE
+    if compare:
+        shown = next((b for b in (to_accept[1], to_reject[1]) if b is not None and usable(b)), None)
+        share = _bad(shown) / shown.requests if shown is not None else 0.0
+        reference_share, kind = max(share, reference.floor), "baseline"
+    else:
+        reference_share, kind = reference.acceptable, "acceptable"
+    return Evidence(decision, mixture, closest, _bad(latest) / latest.requests, reference_share, kind)
 
 
 def wald_expected_samples(p0: float, p1: float, alpha: float, beta: float) -> float:

@@ -22,9 +22,21 @@ from gates.templates import TEMPLATES, param_problem
 from gates.templates import render as render_template
 
 OnNoData = Literal["inconclusive", "fail", "pass"]
+OnUndecided = Literal["pass", "fail"]
 Mode = Literal["sequential", "threshold"]
-SEQUENTIAL_TEMPLATE = "error-rate"
-"""In ``mode: sequential`` checks with this template are judged by the sequential test."""
+SequentialKind = Literal["error-rate", "latency"]
+ERROR_TEMPLATE = "error-rate"
+LATENCY_QUANTILES: dict[str, float | None] = {
+    "latency-p50": 0.5,
+    "latency-p95": 0.95,
+    "latency-p99": 0.99,
+    "latency-avg": None,
+}
+"""Latency templates the sequential mode judges by the share of requests slower than ``max``:
+the share a quantile check allows is 1 - q; an average has none (judged so only against a
+baseline)."""
+DEFAULT_MAX_DURATION = 1200.0
+"""Sequential mode: the longest a gate watches for a decision (see GateSpec.max_duration)."""
 THRESHOLD_DURATION = 60.0
 THRESHOLD_INCONCLUSIVE_LIMIT = 3
 """``mode: threshold`` defaults (the gate as it was before the sequential mode)."""
@@ -127,13 +139,16 @@ class NotifySpec(_Model):
 
 
 class SequentialSpec(_Model):
-    """The sequential error test of ``mode: sequential`` (gates/sequential.py): every ``error-rate``
-    check is judged from request and error counts over the gate's elapsed time, and decides as
-    soon as the evidence is sufficient at ``error_probability``."""
+    """The sequential tests of ``mode: sequential`` (gates/sequential.py): every ``error-rate``
+    check, and every latency check with a ``max`` (an average only against a baseline), is judged
+    from request counts over the gate's elapsed time, and decides as soon as the evidence is
+    sufficient."""
 
-    error_probability: float = Field(default=0.01, gt=0, le=0.2)
-    """Both error probabilities: failing a canary as good as its reference (alpha), and passing
-    early a canary ``min_ratio`` times worse (beta)."""
+    error_probability: float = Field(default=0.003, gt=0, le=0.2)
+    """P(rollback | the canary is as good as its reference), per check (alpha). 0.3 %: the
+    benchmark's healthy releases are rolled back in under 0.1 % of traces (bench/README.md)."""
+    early_pass_error_probability: float = Field(default=0.01, gt=0, le=0.2)
+    """P(early pass | the canary is ``min_ratio`` times worse), per check (beta)."""
     min_ratio: float = Field(default=3.0, gt=1, le=100)
     """The smallest error-rate ratio (canary / reference) that must be caught; the test mixes
     min_ratio, 3x, 9x and 27x that."""
@@ -145,6 +160,9 @@ class SequentialSpec(_Model):
     tutorial's request-success-rate >= 99 %."""
     min_error_rate: float = Field(default=0.001, gt=0, lt=1)
     """Baseline error rates below this count as this (errors so rare do not matter)."""
+    min_slow_share: float = Field(default=0.01, gt=0, lt=1)
+    """Latency checks: baseline shares of requests slower than the limit below this count as
+    this (1 %: a p99 within the limit)."""
 
 
 class GateSpec(_Model):
@@ -181,6 +199,13 @@ class GateSpec(_Model):
     """Sequential mode: the longest the gate holds through inconclusive evaluations, in total
     (the duration is extended by the time held, up to this) and in a row (then it gives up with
     verdict inconclusive: it never passes without evidence)."""
+    max_duration: float = Field(default=DEFAULT_MAX_DURATION, gt=0)
+    """Sequential mode: when ``duration`` ends with a sequential test still undecided, the gate
+    keeps watching until every test decides, up to this many seconds (extended by the time held
+    too). Default: 1200, or ``duration`` if longer."""
+    on_undecided: OnUndecided = "pass"
+    """Sequential mode: the verdict at ``max_duration`` when a test is still undecided (the reason
+    says so and gives the evidence)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -192,7 +217,10 @@ class GateSpec(_Model):
         mode = data.get("mode", "sequential")
         if mode == "threshold":
             data.setdefault("duration", THRESHOLD_DURATION)
-        elif mode == "sequential" and "inconclusive_limit" not in data:
+        duration = data.get("duration", 300.0)
+        if "max_duration" not in data and _number(duration) and math.isfinite(duration):
+            data["max_duration"] = max(DEFAULT_MAX_DURATION, duration)
+        if mode == "sequential" and "inconclusive_limit" not in data:
             interval, hold = data.get("interval", 10.0), data.get("max_hold", 300.0)
             valid = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (interval, hold))
             if valid and interval > 0 and hold >= 0 and math.isfinite(hold / interval):
@@ -205,12 +233,37 @@ class GateSpec(_Model):
 
     @property
     def max_evaluations(self) -> int:
-        """Evaluations at 0, interval, 2*interval, ... up to duration (plus ``max_hold`` in
-        sequential mode, the most the duration can be extended)."""
-        span = self.duration + (self.max_hold if self.sequential_mode else 0.0)
+        """Evaluations at 0, interval, 2*interval, ... up to duration (in sequential mode up to
+        ``max_duration`` plus ``max_hold``, the longest the gate can watch)."""
+        span = self.max_duration + self.max_hold if self.sequential_mode else self.duration
         ratio = span / self.interval
         # Finite inputs can still overflow (1e308 / 1e-300); such a gate is over the bound anyway.
         return math.floor(ratio + 1e-9) + 1 if math.isfinite(ratio) else MAX_EVALUATIONS + 1
+
+    def baseline_params(self, check: CheckSpec) -> dict[str, str] | None:
+        """The check's template parameters selecting its baseline track, or None when it has none
+        (no ``version`` selected, no ``baseline_version``, or the check selects the baseline)."""
+        base = self.sequential.baseline_version
+        params = check.string_params
+        if base is None or "version" not in params or params["version"] == base:
+            return None
+        return {**params, "version": base}
+
+    def sequential_kind(self, check: CheckSpec) -> SequentialKind | None:
+        """Which sequential test judges ``check`` (None: its limits, each evaluation)."""
+        if not self.sequential_mode or check.template is None:
+            return None
+        if check.template == ERROR_TEMPLATE:
+            return "error-rate"
+        if check.template in LATENCY_QUANTILES and check.limits[0] is not None:
+            if LATENCY_QUANTILES[check.template] is None and self.baseline_params(check) is None:
+                return None
+            return "latency"
+        return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -326,6 +379,12 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
         problems.append(
             Problem("duration", f"must be at least interval ({spec.interval:g}), got {spec.duration:g}")
         )
+    elif spec.max_duration < spec.duration:
+        problems.append(
+            Problem(
+                "max_duration", f"must be at least duration ({spec.duration:g}), got {spec.max_duration:g}"
+            )
+        )
     elif spec.max_evaluations > MAX_EVALUATIONS:
         problems.append(
             Problem("interval", f"duration / interval allows at most {MAX_EVALUATIONS} evaluations")
@@ -431,9 +490,9 @@ def spec_to_data(spec: GateSpec) -> dict[str, Any]:
     the defaults, including the ones the mode derives (so equal specs give equal data)."""
     data = spec.model_dump(mode="json", exclude_defaults=True)
     derived = GateSpec.model_validate(
-        {k: v for k, v in data.items() if k not in ("duration", "inconclusive_limit")}
+        {k: v for k, v in data.items() if k not in ("duration", "inconclusive_limit", "max_duration")}
     )
-    for key in ("duration", "inconclusive_limit"):
+    for key in ("duration", "inconclusive_limit", "max_duration"):
         data.pop(key, None)
         if getattr(derived, key) != getattr(spec, key):
             data[key] = getattr(spec, key)

@@ -76,10 +76,10 @@ def _healthy(sel: str, _window: str, _params: Mapping[str, str]) -> str:
     return f"100 * sum(up{{{sel}}}) / count(up{{{sel}}})"
 
 
-# Counts for the sequential test (gates/sequential.py): increase() over the gate's elapsed time.
+# Counts over a window (increase()), for checks of their own (e.g. a minimum of requests). The
+# sequential tests do not use them: they read raw samples for exact counts (gates/counts.py).
 # No traffic at all gives no data (no series); no 5xx at all gives 0 (`or vector(0)`), as in
-# error-rate. The app should create its 5xx series at 0 (Prometheus client libraries do this when a
-# labelled counter is initialised): rate() and increase() never count a series' first value.
+# error-rate.
 def _requests_increase(sel: str, window: str, _params: Mapping[str, str]) -> str:
     return f"sum(increase(http_requests_total{{{sel}}}[{window}]))"
 
@@ -90,8 +90,8 @@ def _errors_increase(sel: str, window: str, _params: Mapping[str, str]) -> str:
 
 
 def _request_samples(sel: str, window: str, _params: Mapping[str, str]) -> str:
-    # Scrapes of the request counter inside the window (the fewest of its series): bounds how much
-    # increase() extrapolated, see gates/sequential.extrapolation_bound.
+    # Scrapes of the request counter inside the window (the fewest of its series): how much data
+    # an increase() over the window rests on.
     return f"min(count_over_time(http_requests_total{{{sel}}}[{window}]))"
 
 
@@ -140,6 +140,10 @@ def param_problem(template: Template, key: str, value: str) -> str | None:
     return None
 
 
+def _matchers(params: Mapping[str, str]) -> str:
+    return ",".join(f'{label}="{_escape(params[label])}"' for label in LABEL_PARAMS if label in params)
+
+
 def render(name: str, params: Mapping[str, str]) -> str:
     """The PromQL of template ``name`` with ``params`` (validated by the spec beforehand)."""
     template = TEMPLATES[name]
@@ -147,5 +151,16 @@ def render(name: str, params: Mapping[str, str]) -> str:
         problem = param_problem(template, key, value)
         if problem:
             raise ValueError(f"{key}: {problem}")
-    selector = ",".join(f'{label}="{_escape(params[label])}"' for label in LABEL_PARAMS if label in params)
-    return template.build(selector, params.get(WINDOW_PARAM, DEFAULT_WINDOW), params)
+    return template.build(_matchers(params), params.get(WINDOW_PARAM, DEFAULT_WINDOW), params)
+
+
+REQUESTS_METRIC = "http_requests_total"
+"""The request counter (label ``code``) the sequential error test counts."""
+BUCKETS_METRIC = "http_request_duration_seconds_bucket"
+"""The latency histogram's buckets (label ``le``) the sequential latency test counts."""
+
+
+def selector(metric: str, params: Mapping[str, str]) -> str:
+    """``metric{label="value",...}`` for the label parameters among ``params``: the series whose
+    raw samples the sequential tests read (gates/counts.py)."""
+    return f"{metric}{{{_matchers(params)}}}"

@@ -39,6 +39,8 @@ def test_quick_run_writes_the_results_shape(tmp_path: Path) -> None:
 
 
 def test_runs_are_deterministic() -> None:
-    first = gate_decisions.run_case(("bad-5pct", 50, 2))
-    again = gate_decisions.run_case(("bad-5pct", 50, 2))
+    first = gate_decisions.run_case(("bad-5pct", 50, 2, 0))
+    again = gate_decisions.run_case(("bad-5pct", 50, 2, 0))
     assert first == again
+    other = gate_decisions.run_case(("bad-5pct", 50, 2, 1000))
+    assert other != first  # --seed-base: other traces

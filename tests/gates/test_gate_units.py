@@ -53,8 +53,9 @@ def test_issue_example_spec_is_valid() -> None:
             ],
         }
     )
-    # 0, 10, ..., 60 s, plus up to max_hold (300 s) held through inconclusive evaluations.
-    assert spec.max_evaluations == 37
+    # 0, 10, ..., up to max_duration (1200 s: watching an undecided sequential test after the
+    # duration) plus max_hold (300 s held through inconclusive evaluations).
+    assert spec.max_evaluations == 151
     assert parse_spec({**spec_to_data(spec), "mode": "threshold"}).max_evaluations == 7
     assert spec.checks[1].promql == (
         'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="flutter-app"}[1m])))'
@@ -299,6 +300,7 @@ def test_runner_on_a_virtual_clock_is_bounded_and_stops_at_the_limit() -> None:
 def test_report_json_and_markdown() -> None:
     spec = parse_spec(
         {
+            "mode": "threshold",
             "interval": 1,
             "duration": 1,
             "probes": [{"url": "http://user:pw@app/health", "headers": {"Authorization": "Bearer abc"}}],

@@ -1,24 +1,29 @@
 """The sequential decision mode (gates/sequential.py and its use in decision/runner/spec): pure,
-fast and deterministic (virtual clock, fake Prometheus answers, fixed seeds)."""
+fast and deterministic (virtual clock, fake Prometheus samples, fixed seeds)."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from gates.decision import CountResults, judge_sequential
+from gates.counts import Ledger
+from gates.decision import SequentialCheck, Track, judge_sequential
+from gates.prometheus import Series, SeriesResult
+from gates.report import to_json, to_markdown
 from gates.results import Decision, QueryOutcome, QueryResult
-from gates.runner import GateRuntime, count_queries, elapsed_window, run_gate
-from gates.sequential import Counts, Design, extrapolation_bound, wald_expected_samples, weigh
+from gates.runner import GateRuntime, plan, run_gate
+from gates.sequential import Counts, Design, Reference, wald_expected_samples, weigh
 from gates.spec import SpecError, parse_spec, spec_to_data
-from gates.templates import render
 
 PROM = {"url": "http://127.0.0.1:9090"}
 CANARY = {"namespace": "prod", "app": "web", "version": "canary"}
+ERRORS = Reference(floor=0.001, acceptable=0.01)
 
 
 def problems(data: Any) -> list[str]:
@@ -27,13 +32,18 @@ def problems(data: Any) -> list[str]:
     return [str(p) for p in raised.value.problems]
 
 
+Pair = tuple[Counts, Counts | None]
+
+
+def same(canary: Counts, baseline: Counts | None) -> tuple[Pair, Pair]:
+    """The same counts for both decisions (tracks scraped at the same instants)."""
+    return (canary, baseline), (canary, baseline)
+
+
 # --- statistics ------------------------------------------------------------------------------
 
 
-def test_extrapolation_bound_and_wald_floor() -> None:
-    assert extrapolation_bound(1) == math.inf
-    assert extrapolation_bound(2) == pytest.approx(3.2)
-    assert extrapolation_bound(23) == pytest.approx(1.1)
+def test_wald_floor() -> None:
     # Wald: 0.5 % vs 2 % at alpha = beta = 1 % needs ~351 requests on average under H1.
     assert wald_expected_samples(0.005, 0.02, 0.01, 0.01) == pytest.approx(350.7, abs=0.5)
     assert wald_expected_samples(0.005, 0.2, 0.01, 0.01) == pytest.approx(8.0, abs=0.1)
@@ -47,51 +57,54 @@ def test_weigh_against_the_baseline() -> None:
         pytest.approx(-4.605, abs=1e-3),
     )
     # 5 % of traffic on the canary, both at 0.5 %: no evidence either way yet.
-    same = weigh(Counts(1000, 5, 20), Counts(19000, 95, 20), design)
-    assert same.decision is Decision.CONTINUE and same.reference == "baseline"
-    assert same.reference_rate == pytest.approx(0.005)
+    level = weigh(*same(Counts(1000, 5), Counts(19000, 95)), design, ERRORS)
+    assert level.decision is Decision.CONTINUE and level.reference == "baseline"
+    assert level.reference_share == pytest.approx(0.005)
     # The canary at 4 % against 0.5 %: rejected.
-    worse = weigh(Counts(1000, 40, 20), Counts(19000, 95, 20), design)
+    worse = weigh(*same(Counts(1000, 40), Counts(19000, 95)), design, ERRORS)
     assert worse.decision is Decision.REJECT and worse.log_mixture >= design.reject_at
     # Lots of traffic at the same rate: accepted (not 3x worse).
-    fine = weigh(Counts(20000, 100, 40), Counts(380000, 1900, 40), design)
+    fine = weigh(*same(Counts(20000, 100), Counts(380000, 1900)), design, ERRORS)
     assert fine.decision is Decision.ACCEPT and fine.log_lr_closest <= design.accept_at
 
 
-def test_fewer_samples_weigh_less() -> None:
+def test_each_decision_uses_its_own_alignment() -> None:
     design = Design()
-    many = weigh(Counts(1000, 20, 40), Counts(19000, 95, 40), design)
-    few = weigh(Counts(1000, 20, 3), Counts(19000, 95, 3), design)
-    assert few.scale == pytest.approx(2.1) and many.scale < 1.06
-    assert 0 < few.log_mixture < many.log_mixture
+    # The canary's last scrape shows 40 errors the stable's last scrape cannot show yet: only the
+    # counts up to the stable's scrape (8 errors) may reject, and they do not.
+    aligned = (Counts(800, 8), Counts(15000, 75))
+    latest = (Counts(1000, 48), Counts(15000, 75))
+    assert weigh(aligned, latest, design, ERRORS).decision is Decision.CONTINUE
+    # A baseline with nothing counted yet at one alignment gives no evidence for that decision,
+    # and the canary is never compared with the acceptable rate instead (no false rollback
+    # from a stable scraped later than the canary).
+    early = weigh((Counts(30, 3), Counts(0, 0)), (Counts(30, 3), Counts(0, 0)), design, ERRORS)
+    assert (early.decision, early.reference, early.log_mixture) == (Decision.CONTINUE, "baseline", 0.0)
 
 
-def test_without_baseline_the_canary_is_compared_with_the_acceptable_rate() -> None:
-    design = Design(acceptable_error_rate=0.01)
-    evidence = weigh(Counts(500, 40, 20), None, design)
-    assert (evidence.decision, evidence.reference, evidence.reference_rate) == (
+def test_without_baseline_the_canary_is_compared_with_the_acceptable_share() -> None:
+    design = Design()
+    evidence = weigh(*same(Counts(500, 40), None), design, ERRORS)
+    assert (evidence.decision, evidence.reference, evidence.reference_share) == (
         Decision.REJECT,
-        "acceptable_error_rate",
+        "acceptable",
         0.01,
     )
-    # A baseline without requests is ignored the same way.
-    assert weigh(Counts(500, 40, 20), Counts(0, 0, 20), design).reference == "acceptable_error_rate"
     with pytest.raises(ValueError):
-        weigh(Counts(0, 0, 20), None, design)
+        weigh(*same(Counts(0, 0), None), design, ERRORS)
 
 
-def test_a_baseline_without_errors_counts_as_min_error_rate() -> None:
+def test_a_baseline_without_errors_counts_as_its_floor() -> None:
     # One canary error against a perfect stable is not, by itself, a rollback.
-    design = Design(min_error_rate=0.001)
-    evidence = weigh(Counts(1000, 1, 20), Counts(19000, 0, 20), design)
-    assert evidence.reference_rate == 0.001
+    evidence = weigh(*same(Counts(1000, 1), Counts(19000, 0)), Design(), ERRORS)
+    assert evidence.reference_share == 0.001
     assert evidence.decision is not Decision.REJECT
 
 
 def _false_rejections(runs: int, looks: int, seed: int) -> int:
     """The canary and the baseline at the same error rate, weighed after every batch of traffic."""
     rng = random.Random(seed)
-    design = Design()
+    design = Design(alpha=0.01)
     rejected = 0
     for _ in range(runs):
         c_n = c_e = b_n = b_e = 0.0
@@ -100,70 +113,68 @@ def _false_rejections(runs: int, looks: int, seed: int) -> int:
             b_n += 950
             c_e += sum(rng.random() < 0.005 for _ in range(50))
             b_e += sum(rng.random() < 0.005 for _ in range(950)) if look % 2 == 0 else 5
-            if weigh(Counts(c_n, c_e, 100), Counts(b_n, b_e, 100), design).decision is Decision.REJECT:
+            counts = same(Counts(c_n, c_e), Counts(b_n, b_e))
+            if weigh(*counts, design, ERRORS).decision is Decision.REJECT:
                 rejected += 1
                 break
     return rejected
 
 
 def test_looking_often_keeps_the_false_rollback_rate_below_alpha() -> None:
-    # Ville's inequality: at most alpha (1 %) however often the test is looked at.
+    # Ville's inequality: at most alpha (1 % here) however often the test is looked at.
     assert _false_rejections(runs=300, looks=30, seed=8) <= 3
 
 
 # --- judging a check ---------------------------------------------------------------------------
 
 
-def ok(value: float) -> QueryResult:
-    return QueryResult(QueryOutcome.OK, (value,))
-
-
-def counts(requests: float, errors: float, samples: float = 20) -> CountResults:
-    return CountResults(ok(requests), ok(errors), ok(samples))
+def track(*series: tuple[dict[str, str], list[tuple[float, float]]], error: str | None = None) -> Track:
+    found = Ledger(0.0)
+    found.merge([Series(labels, tuple(points)) for labels, points in series], until=100)
+    return Track(found, error)
 
 
 def test_judge_sequential_outcomes() -> None:
     design = Design()
-    down = QueryResult(QueryOutcome.ERROR, (), "Prometheus unreachable at http://p: connection refused")
-    check, state = judge_sequential(
-        "err", "q", CountResults(down, ok(0), ok(3)), None, design, "inconclusive"
+    check = SequentialCheck("err", "q", "error-rate", ERRORS)
+    down = "Prometheus unreachable at http://p: connection refused"
+    result, state = judge_sequential(check, track(error=down), None, design, "inconclusive", now=30)
+    assert (result.status, result.detail, state) == ("inconclusive", down, None)
+    result, state = judge_sequential(check, track(), None, design, "fail", now=30)
+    assert result.status == "fail" and result.detail.endswith("on_no_data: fail") and state is None
+    canary = track(({"code": "200"}, [(10, 480)]), ({"code": "500"}, [(10, 20)]))
+    stable = track(({"code": "200"}, [(-5, 10_000), (10, 19_950)]), ({"code": "500"}, [(-5, 50), (10, 100)]))
+    result, state = judge_sequential(
+        check, canary, stable, design, "inconclusive", now=12, baseline_label="stable"
     )
-    assert (check.status, check.detail, state) == (
+    assert result.status == "fail" and state is not None and state.decision is Decision.REJECT
+    assert result.detail.startswith("error rate 4 % (20 of 500) vs stable 0.5 % (50 of 1e+04): evidence ")
+    assert result.detail.endswith("at least 3x worse (error probability 0.01)")
+    # The canary stopped being scraped: its old counts are no current evidence.
+    result, state = judge_sequential(check, canary, stable, design, "inconclusive", now=200)
+    assert (result.status, result.detail, state) == (
         "inconclusive",
-        "Prometheus unreachable at http://p: connection refused",
+        "no new canary sample for 190 s (stale)",
         None,
     )
-    empty = QueryResult(QueryOutcome.NO_DATA, (), "empty result")
-    check, state = judge_sequential("err", "q", CountResults(empty, ok(0), ok(0)), None, design, "fail")
-    assert check.status == "fail" and check.detail.endswith("on_no_data: fail") and state is None
-    check, state = judge_sequential(
-        "err", "q", counts(1000, 40), counts(19000, 95), design, "inconclusive", "stable"
-    )
-    assert check.status == "fail" and state is not None and state.decision is Decision.REJECT
-    assert check.detail.startswith("error rate 4 % (40 of 1000) vs stable 0.5 % (95 of 1.9e+04): evidence ")
-    assert check.detail.endswith("at least 3x worse (error probability 0.01)")
-    check, _ = judge_sequential("err", "q", counts(1000, 5), counts(0, 0, 0), design, "inconclusive")
-    assert "vs acceptable 1 % (no baseline data)" in check.detail and check.status == "pass"
 
 
-def test_count_queries_follow_the_check_and_the_baseline() -> None:
-    spec = parse_spec(
-        {"prometheus": PROM, "checks": [{"name": "e", "template": "error-rate", "params": CANARY}]}
+def test_judge_latency_by_the_share_slower_than_the_limit() -> None:
+    design = Design()
+    slow = Reference(floor=0.01, acceptable=0.05 / 3)
+    check = SequentialCheck("p95", "q", "latency", slow, limit=2.0)
+    buckets = [("1.0", 40.0), ("2.5", 70.0), ("5.0", 95.0), ("+Inf", 100.0)]
+    canary = track(*(({"le": le}, [(10.0, count)]) for le, count in buckets))
+    result, state = judge_sequential(check, canary, None, design, "inconclusive", now=12)
+    # 2 s is no bucket bound: requests slower than 2.5 s count (never one within the limit).
+    assert state is not None and state.slower_than == 2.5 and state.canary_bad == 30
+    assert result.status == "fail" and result.detail.startswith(
+        "slower than 2.5 s 30 % (30 of 100) vs acceptable"
     )
-    canary, baseline = count_queries(spec, spec.checks[0], elapsed_window(42.3))
-    assert canary == [
-        'sum(increase(http_requests_total{namespace="prod",app="web",version="canary"}[43s]))',
-        'sum(increase(http_requests_total{namespace="prod",app="web",version="canary",code=~"5.."}[43s]))'
-        " or vector(0)",
-        'min(count_over_time(http_requests_total{namespace="prod",app="web",version="canary"}[43s]))',
-    ]
-    assert baseline is not None and all('version="stable"' in q for q in baseline)
-    assert render("requests-increase", {"job": "a", "window": "5s"}) == (
-        'sum(increase(http_requests_total{job="a"}[5s]))'
-    )
-    unversioned = parse_spec({"prometheus": PROM, "checks": [{"name": "e", "template": "error-rate"}]})
-    assert count_queries(unversioned, unversioned.checks[0], "1s")[1] is None
-    assert elapsed_window(0) == "1s"
+    without = track(({"le": "1.0"}, [(10, 40.0)]), ({"le": "+Inf"}, [(10, 100.0)]))
+    result, state = judge_sequential(check, without, None, design, "inconclusive", now=12)
+    assert result.status == "inconclusive" and state is None
+    assert result.detail.startswith("no latency histogram bucket at or above 2 s")
 
 
 # --- the spec ------------------------------------------------------------------------------------
@@ -172,13 +183,52 @@ def test_count_queries_follow_the_check_and_the_baseline() -> None:
 def test_spec_defaults_by_mode() -> None:
     spec = parse_spec({"prometheus": PROM, "checks": [{"name": "e", "template": "error-rate"}]})
     assert (spec.mode, spec.duration, spec.inconclusive_limit, spec.max_hold) == ("sequential", 300, 30, 300)
-    assert spec.sequential.error_probability == 0.01 and spec.sequential.baseline_version == "stable"
+    assert (spec.max_duration, spec.on_undecided) == (1200, "pass")
+    settings = spec.sequential
+    assert (settings.error_probability, settings.early_pass_error_probability) == (0.003, 0.01)
+    assert settings.baseline_version == "stable" and settings.min_slow_share == 0.01
     assert spec_to_data(spec) == {"prometheus": PROM, "checks": [{"name": "e", "template": "error-rate"}]}
+    assert parse_spec({**spec_to_data(spec), "duration": 1500}).max_duration == 1500
     old = parse_spec({"mode": "threshold", "probes": [{"url": "http://a"}]})
     assert (old.duration, old.inconclusive_limit, old.max_evaluations) == (60, 3, 7)
-    explicit = parse_spec({"interval": 5, "inconclusive_limit": 4, "probes": [{"url": "http://a"}]})
+    explicit = parse_spec(
+        {"interval": 5, "inconclusive_limit": 4, "max_duration": 600, "probes": [{"url": "http://a"}]}
+    )
     assert explicit.inconclusive_limit == 4
     assert parse_spec(spec_to_data(explicit)) == explicit
+
+
+def test_which_checks_are_sequential() -> None:
+    checks = [
+        {"name": "e", "template": "error-rate", "params": CANARY},
+        {"name": "avg", "template": "latency-avg", "params": CANARY, "max": 2},
+        {"name": "p95", "template": "latency-p95", "params": CANARY, "max": 5},
+        {"name": "avg-live", "template": "latency-avg", "params": {"app": "web"}, "max": 2},
+        {"name": "p99-live", "template": "latency-p99", "params": {"app": "web"}},
+        {"name": "cpu", "template": "cpu"},
+    ]
+    spec = parse_spec({"prometheus": PROM, "checks": checks})
+    assert [spec.sequential_kind(c) for c in spec.checks] == [
+        "error-rate",
+        "latency",
+        "latency",
+        None,
+        "latency",
+        None,
+    ]
+    p99 = plan(spec, spec.checks[4])
+    # Without a baseline, the share the check allows (1 % slower than max for a p99) is what
+    # the test must catch: min_ratio times the acceptable share.
+    assert p99.baseline is None and p99.check.reference.acceptable == pytest.approx(0.01 / 3)
+    p95 = plan(spec, spec.checks[2])
+    assert p95.canary == 'http_request_duration_seconds_bucket{namespace="prod",app="web",version="canary"}'
+    assert p95.baseline == 'http_request_duration_seconds_bucket{namespace="prod",app="web",version="stable"}'
+    assert (
+        plan(spec, spec.checks[0]).canary
+        == 'http_requests_total{namespace="prod",app="web",version="canary"}'
+    )
+    threshold = parse_spec({"mode": "threshold", "prometheus": PROM, "checks": checks})
+    assert {threshold.sequential_kind(c) for c in threshold.checks} == {None}
 
 
 @pytest.mark.parametrize(
@@ -189,18 +239,20 @@ def test_spec_defaults_by_mode() -> None:
             "sequential.error_probability: Input should be less than or equal to 0.2, got 0.5",
         ),
         ({"sequential": {"min_ratio": 1}}, "sequential.min_ratio: Input should be greater than 1, got 1"),
-        (
-            {"sequential": {"alpha": 0.01}},
-            "sequential.alpha: unknown field; expected one of error_probability",
-        ),
         ({"sequential": {"min_ratoi": 2}}, "sequential.min_ratoi: unknown field; did you mean 'min_ratio'?"),
         (
             {"sequential": {"acceptable_error_rate": 0.5}},
             "sequential.acceptable_error_rate: times min_ratio (3) must be below 1, got 0.5",
         ),
+        (
+            {"sequential": {"min_slow_share": 0}},
+            "sequential.min_slow_share: Input should be greater than 0, got 0",
+        ),
         ({"sequential": {"baseline_version": " "}}, "sequential.baseline_version: must not be empty"),
         ({"mode": "sprt"}, "mode: Input should be 'sequential' or 'threshold'"),
         ({"max_hold": -1}, "max_hold: Input should be greater than or equal to 0, got -1"),
+        ({"max_duration": 200}, "max_duration: must be at least duration (300), got 200"),
+        ({"on_undecided": "rollback"}, "on_undecided: Input should be 'pass' or 'fail', got 'rollback'"),
     ],
 )
 def test_bad_sequential_settings_name_the_field(data: dict[str, Any], expected: str) -> None:
@@ -210,14 +262,27 @@ def test_bad_sequential_settings_name_the_field(data: dict[str, Any], expected: 
 
 # --- the runner on a virtual clock -----------------------------------------------------------
 
+SLOW_AT = {"0.25": 0.0, "1.0": 0.0, "2.5": 0.0, "5.0": 0.0, "+Inf": 0.0}
+"""Share of requests slower than each ``le`` for a fast app (cumulative buckets: 1 - this)."""
+
 
 class World:
-    """A fake Prometheus for one canary (version=canary) and its stable baseline: counts grow
-    linearly with time at the given rates; ``down`` is a set of seconds with Prometheus down."""
+    """A fake Prometheus for one canary pod (``version="canary"``, new at 0) and one stable pod
+    (running for long), each scraped every 5 s at its own phase. Counts grow linearly with time:
+    5 canary and 95 stable requests/s at the given error rates and shares slower than each
+    bucket. ``down``: seconds with Prometheus down (queries error, nothing scraped)."""
 
-    def __init__(self, canary_error: float, down: tuple[float, float] = (-1, -1), start: float = 0) -> None:
+    def __init__(
+        self,
+        canary_error: float,
+        down: tuple[float, float] = (-1, -1),
+        canary_rate: float = 5.0,
+        canary_slow: dict[str, float] | None = None,
+    ) -> None:
         self.now = 0.0
-        self.canary_error, self.down, self.start = canary_error, down, start
+        self.canary_error, self.down, self.canary_rate = canary_error, down, canary_rate
+        self.canary_slow = canary_slow or SLOW_AT
+        self.fetches: list[str] = []
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
@@ -225,23 +290,37 @@ class World:
     def query(self, promql: str) -> QueryResult:
         if self.down[0] <= self.now < self.down[1]:
             return QueryResult(QueryOutcome.ERROR, (), "Prometheus unreachable")
-        elapsed = max(0.0, self.now - self.start)
-        stable = 'version="stable"' in promql
-        if promql.startswith("min(count_over_time"):
-            return (
-                ok(elapsed // 5) if elapsed >= 10 else QueryResult(QueryOutcome.NO_DATA, (), "empty result")
-            )
-        if elapsed < 10:
-            return QueryResult(QueryOutcome.NO_DATA, (), "empty result")
-        rate = 95.0 if stable else 5.0
-        requests = rate * elapsed
-        if 'code=~"5.."' in promql:
-            return ok(requests * (0.005 if stable else self.canary_error))
-        if "increase" in promql:
-            return ok(requests)
-        if "latency" in promql or "duration" in promql:
-            return ok(0.1)
-        raise AssertionError(promql)
+        # Threshold checks (mode: threshold, or a latency average without a baseline).
+        return QueryResult(QueryOutcome.OK, (0.001 if 'code=~"5.."' in promql else 0.1,))
+
+    def _scrapes(self, phase: float, since: float, start: float, end: float) -> list[float]:
+        times = [
+            phase + 5 * k for k in range(math.ceil((since - phase) / 5), math.floor((end - phase) / 5) + 1)
+        ]
+        return [t for t in times if t > start and not (self.down[0] <= t < self.down[1])]
+
+    def samples(self, selector: str, start: float, end: float) -> SeriesResult:
+        self.fetches.append(selector)
+        if self.down[0] <= self.now < self.down[1]:
+            return SeriesResult(QueryOutcome.ERROR, (), "Prometheus unreachable")
+        stable = 'version="stable"' in selector
+        rate, error, slow = (
+            (95.0, 0.005, SLOW_AT) if stable else (self.canary_rate, self.canary_error, self.canary_slow)
+        )
+        since = -600.0 if stable else 0.0
+        times = self._scrapes(3.0 if stable else 1.0, since, start, min(end, self.now))
+        served = {t: rate * (t - since) for t in times}
+        if selector.startswith("http_requests_total"):
+            columns = {("code", "200"): 1 - error, ("code", "500"): error}
+        else:
+            columns = {("le", le): 1 - share for le, share in slow.items()}
+        series = tuple(
+            Series(dict([label]), tuple((t, served[t] * part) for t in times))
+            for label, part in columns.items()
+        )
+        if not times:
+            return SeriesResult(QueryOutcome.NO_DATA, (), "empty result")
+        return SeriesResult(QueryOutcome.OK, series)
 
 
 def gate_spec(**overrides: Any) -> Any:
@@ -250,7 +329,7 @@ def gate_spec(**overrides: Any) -> Any:
             "prometheus": PROM,
             "checks": [
                 {"name": "errors", "template": "error-rate", "params": CANARY},
-                {"name": "latency", "template": "latency-avg", "params": CANARY},
+                {"name": "latency", "template": "latency-avg", "params": CANARY, "max": 2},
             ],
             **overrides,
         }
@@ -258,7 +337,14 @@ def gate_spec(**overrides: Any) -> Any:
 
 
 def run(world: World, **overrides: Any) -> Any:
-    runtime = GateRuntime(query=world.query, monotonic=lambda: world.now, sleep=world.sleep, concurrent=False)
+    runtime = GateRuntime(
+        query=world.query,
+        samples=world.samples,
+        monotonic=lambda: world.now,
+        sleep=world.sleep,
+        wall=lambda: datetime.fromtimestamp(world.now, UTC),
+        concurrent=False,
+    )
     return run_gate(gate_spec(**overrides), runtime)
 
 
@@ -273,6 +359,18 @@ def test_a_bad_canary_fails_at_once_on_rejection() -> None:
     assert report.evaluations[-1].sequential[0].decision is Decision.REJECT
 
 
+def test_a_latency_regression_fails_on_the_share_slower_than_the_limit() -> None:
+    # 40 % of the canary's requests slower than 2.5 s (the bucket at or above the 2 s limit).
+    regressed = {"0.25": 1.0, "1.0": 0.9, "2.5": 0.4, "5.0": 0.05, "+Inf": 0.0}
+    report = run(World(canary_error=0.005, canary_slow=regressed))
+    assert report.verdict.status == "fail" and report.verdict.deciding == "check latency"
+    assert re.match(
+        r"check latency: slower than 2\.5 s 40 % \(.* vs stable 1 % \(0 of .*; floor 1 %\)",
+        report.verdict.reason,
+    )
+    assert report.evaluations[-1].offset <= 30
+
+
 def test_a_healthy_canary_passes_early_once_accepted() -> None:
     report = run(World(canary_error=0.005))
     assert report.verdict.status == "pass"
@@ -283,13 +381,26 @@ def test_a_healthy_canary_passes_early_once_accepted() -> None:
     assert report.evaluations[0].status == "inconclusive"
 
 
+def test_fetches_read_only_the_series_the_tests_need() -> None:
+    world = World(canary_error=0.005)
+    run(world)
+    assert set(world.fetches) == {
+        'http_requests_total{namespace="prod",app="web",version="canary"}',
+        'http_requests_total{namespace="prod",app="web",version="stable"}',
+        'http_request_duration_seconds_bucket{namespace="prod",app="web",version="canary"}',
+        'http_request_duration_seconds_bucket{namespace="prod",app="web",version="stable"}',
+    }
+
+
 def test_an_outage_is_held_not_failed_and_extends_the_gate() -> None:
-    world = World(canary_error=0.005, down=(20, 140))
-    report = run(world, sequential={"error_probability": 1e-9})  # never decides early
-    assert report.verdict.status == "pass"
+    world = World(canary_error=0.005, down=(20, 140), canary_rate=0.01)  # too little to decide
+    report = run(world, max_duration=300)
     statuses = [e.status for e in report.evaluations]
     assert statuses.count("inconclusive") >= 12
-    assert report.evaluations[-1].offset == 420  # 300 s + 120 s held
+    # 300 s + 130 s held: 20..130 s down, and at 140 s the newest canary sample is still from
+    # before the outage (the next scrape is at 141 s).
+    assert report.evaluations[-1].offset == 430
+    assert report.verdict.status == "pass" and report.verdict.reason.startswith("undecided at +430 s")
     # In threshold mode the same outage fails the gate after 3 inconclusive evaluations.
     threshold = run(World(canary_error=0.005, down=(20, 140)), mode="threshold")
     assert threshold.verdict.status == "inconclusive"
@@ -303,18 +414,34 @@ def test_holding_is_bounded_and_never_passes_without_evidence() -> None:
     assert len(report.evaluations) == 6
 
 
+@pytest.mark.parametrize("on_undecided", ["pass", "fail"])
+def test_undecided_at_the_duration_keeps_watching_up_to_max_duration(on_undecided: str) -> None:
+    # One canary request a minute: no test can decide in 5 minutes, nor in 10.
+    report = run(World(canary_error=0.005, canary_rate=1 / 60), max_duration=600, on_undecided=on_undecided)
+    assert report.evaluations[-1].offset == 600  # not 300: the duration ended undecided
+    assert report.verdict.status == on_undecided
+    assert report.verdict.reason.startswith(
+        "undecided at +600 s (max_duration 600 s): check errors: error rate "
+    )
+    assert report.verdict.reason.endswith(f"on_undecided: {on_undecided}")
+    assert report.verdict.deciding == ("" if on_undecided == "pass" else "check errors")
+
+
 def test_the_report_states_the_mode_and_the_evidence() -> None:
-    import json
-
-    from gates.report import to_json, to_markdown
-
     report = run(World(canary_error=0.05))
     document = json.loads(to_json(report))
-    assert (document["settings"]["mode"], document["settings"]["checks"][0]["decision"]) == (
+    assert document["schema"] == 2
+    settings = document["settings"]
+    assert (settings["mode"], settings["max_duration"], settings["on_undecided"]) == (
         "sequential",
-        "sequential",
+        1200,
+        "pass",
     )
-    assert document["settings"]["checks"][1]["decision"] == "threshold"
+    assert [c["decision"] for c in settings["checks"]] == ["sequential", "sequential"]
     last = document["evaluations"][-1]["sequential"][0]
-    assert last["decision"] == "reject" and last["reference"] == "baseline" and last["canary_requests"] > 0
-    assert "- Mode: sequential (error probability 0.01, min_ratio 3, max_hold 300 s)" in to_markdown(report)
+    assert (last["kind"], last["decision"], last["reference"]) == ("error-rate", "reject", "baseline")
+    assert last["canary_requests"] > 0 and last["canary_bad"] > 0
+    assert (
+        "- Mode: sequential (error probabilities 0.003 / 0.01, min_ratio 3, max_hold 300 s, max_duration 1200 s, on_undecided pass)"
+        in to_markdown(report)
+    )
