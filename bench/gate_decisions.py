@@ -15,12 +15,13 @@ documented default rules.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,13 +30,25 @@ from typing import Any
 
 from bench import traces
 from bench.traces import CASES, LEVELS, Case, Trace
+from gates.load import LoadStats
 from gates.prometheus import SeriesResult
-from gates.results import QueryOutcome, QueryResult, Status
+from gates.results import Decision, ProbeResult, QueryOutcome, QueryResult, Status
 from gates.runner import GateRuntime, run_gate
-from gates.sequential import wald_expected_samples
-from gates.spec import GateSpec, parse_spec
+from gates.sequential import Counts, Design, Reference, wald_expected_samples, weigh
+from gates.spec import GateSpec, ProbeSpec, parse_spec, spec_to_data
 
-POLICIES = ("guide", "flagger", "argo", "ours", "ours-threshold", "oracle-sprt")
+POLICIES = (
+    "guide",
+    "flagger",
+    "argo",
+    "ours",
+    "ours-load",
+    "ours-threshold",
+    "oracle-sprt",
+    "oracle-mixture",
+)
+ORACLES = ("oracle-sprt", "oracle-mixture")
+"""References, not policies: they are told the healthy error rate (error-rate cases only)."""
 ALPHA = BETA = 0.01
 DEFAULT_SEEDS = 200
 RESULTS = Path(__file__).parent / "results"
@@ -153,27 +166,59 @@ def argo(trace: Trace) -> Outcome:
 ORACLE_INTERVAL = 10.0
 
 
-def oracle_sprt(trace: Trace) -> Outcome:
-    """Wald's SPRT told the true healthy and bad error rates, fed the exact canary counts of the
-    last scrape (no extrapolation, no baseline to estimate) every 10 s like ``ours``: the best any
-    gate reading Prometheus could do on this trace. Error-rate cases only."""
-    case = trace.case
-    if not case.bad or case.latency != traces.LATENCY_HEALTHY:
-        return Outcome("none", traces.HORIZON)
-    p0, p1 = traces.HEALTHY_ERROR, case.mean_error
-    upper, lower = math.log((1 - BETA) / ALPHA), math.log(BETA / (1 - ALPHA))
-    per_error, per_success = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+def _last_scrapes(trace: Trace) -> Iterable[tuple[float, float, float]]:
+    """(t, requests, errors) of the canary's last successful scrape, every ORACLE_INTERVAL s."""
     canary = trace.canary
     for k in range(int(traces.HORIZON / ORACLE_INTERVAL) + 1):
         t = k * ORACLE_INTERVAL
-        seen = [i for i, time in enumerate(canary.times) if time <= t and canary.present[i]]
-        if not seen:
-            continue
-        n, e = canary.requests[seen[-1]], canary.errors[seen[-1]]
+        seen = bisect.bisect_right(canary.times, t) - 1
+        while seen >= 0 and not canary.present[seen]:
+            seen -= 1
+        if seen >= 0:
+            yield t, canary.requests[seen], canary.errors[seen]
+
+
+def _error_case(trace: Trace) -> bool:
+    return trace.case.bad and trace.case.latency == traces.LATENCY_HEALTHY
+
+
+def oracle_sprt(trace: Trace) -> Outcome:
+    """Wald's SPRT told the true healthy and bad error rates (alpha = beta = 1 %), fed the exact
+    canary counts of the last scrape (no extrapolation, no baseline to estimate) every 10 s like
+    ``ours``: the best any gate reading Prometheus could do on this trace."""
+    if not _error_case(trace):
+        return Outcome("none", traces.HORIZON)
+    p0, p1 = traces.HEALTHY_ERROR, trace.case.mean_error
+    upper, lower = math.log((1 - BETA) / ALPHA), math.log(BETA / (1 - ALPHA))
+    per_error, per_success = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+    for t, n, e in _last_scrapes(trace):
         llr = e * per_error + (n - e) * per_success
         if llr >= upper:
             return Outcome("rollback", t)
         if llr <= lower:
+            return Outcome("promote", t)
+    return Outcome("none", traces.HORIZON)
+
+
+def oracle_mixture(trace: Trace) -> Outcome:
+    """The gate's own test (gates/sequential.py, at the default spec's error probabilities)
+    told only the healthy error rate, fed what ``oracle-sprt`` is fed: what ``ours`` would do if it
+    knew the stable's rate and read the canary's counts the moment they are scraped. Between the
+    two oracles: the price of not knowing the bad rate (and of the lower false-rollback
+    probability); between this one and ``ours``: the price of reading two tracks from Prometheus."""
+    if not _error_case(trace):
+        return Outcome("none", traces.HORIZON)
+    spec = default_spec()
+    design = Design(spec.sequential.error_probability, spec.sequential.early_pass_error_probability)
+    reference = Reference(spec.sequential.min_error_rate, traces.HEALTHY_ERROR)
+    for t, n, e in _last_scrapes(trace):
+        if n <= 0:
+            continue
+        counts = (Counts(n, e), None)
+        decision = weigh(counts, counts, design, reference).decision
+        if decision is Decision.REJECT:
+            return Outcome("rollback", t)
+        if decision is Decision.ACCEPT:
             return Outcome("promote", t)
     return Outcome("none", traces.HORIZON)
 
@@ -238,13 +283,41 @@ class VirtualClock:
         self.now += max(0.0, seconds)
 
 
+LOAD_RATE = 5.0
+"""``ours-load``: the synthetic load's rate (requests/s to the canary; a quarter of the 20/s of
+Flagger's tutorial load tester, ``hey -q 10 -c 2``)."""
+
+
+def load_spec() -> GateSpec:
+    """``ours-load``: the default canary gate with a probe (as components/gating.py declares when
+    the app has a gate URL) and a ``load`` section sending LOAD_RATE requests/s through it."""
+    data = spec_to_data(default_spec())
+    probe = {"url": "http://flutter-app.invalid/health", "headers": {"canary": "true"}}
+    return parse_spec({**data, "probes": [probe], "load": {"rate": LOAD_RATE, "path": "/"}})
+
+
+class _NoLoad:
+    """The load is in the trace already (traces.make_trace(load=...))."""
+
+    def stop(self) -> LoadStats:
+        return LoadStats(LOAD_RATE, 1)
+
+
+def _healthy_probes(probes: Sequence[ProbeSpec]) -> list[ProbeResult]:
+    # Probes are left out of the comparison (a canary with errors in a share of its requests
+    # passes /health): they always pass here.
+    return [ProbeResult(p.url, Status.PASS, p.response_limit, 200, 0.01, "HTTP 200") for p in probes]
+
+
 def gate(spec: GateSpec, trace: Trace) -> Outcome:
     """The real gate engine on a virtual clock."""
     clock = VirtualClock()
     prometheus = FakePrometheus(spec, trace, lambda: clock.now)
     runtime = GateRuntime(
+        probe=_healthy_probes,
         query=prometheus.query,
         samples=prometheus.samples,
+        start_load=lambda _load, _probes, _seconds: _NoLoad(),
         monotonic=lambda: clock.now,
         sleep=clock.sleep,
         wall=lambda: datetime.fromtimestamp(clock.now, UTC),
@@ -310,21 +383,28 @@ def run_case(args: tuple[str, int, int, int]) -> tuple[str, dict[str, dict[str, 
     """Every policy on every seed of one case at one traffic level."""
     name, level, seeds, seed_base = args
     case = next(c for c in CASES if c.name == name)
-    specs = {"ours": default_spec(), "ours-threshold": default_spec("threshold")}
-    trace_list = [traces.make_trace(case, level, seed) for seed in range(seed_base, seed_base + seeds)]
+    specs = {"ours": default_spec(), "ours-load": load_spec(), "ours-threshold": default_spec("threshold")}
+    seed_range = range(seed_base, seed_base + seeds)
+    trace_list = [traces.make_trace(case, level, seed) for seed in seed_range]
+    loaded = {seed: traces.make_trace(case, level, seed, load=LOAD_RATE) for seed in seed_range}
     runners: dict[str, Callable[[Trace], Outcome]] = {
         "guide": guide,
         "flagger": flagger,
         "argo": argo,
         "ours": lambda t: gate(specs["ours"], t),
+        "ours-load": lambda t: gate(specs["ours-load"], loaded[t.seed]),
         "ours-threshold": lambda t: gate(specs["ours-threshold"], t),
         "oracle-sprt": oracle_sprt,
+        "oracle-mixture": oracle_mixture,
     }
-    rows = {
-        policy: summarise(case, trace_list, [runners[policy](t) for t in trace_list]) for policy in POLICIES
-    }
-    if sprt_floor(case, level) is None:  # the oracle only knows error-rate cases
-        rows["oracle-sprt"] = {key: None for key in rows["oracle-sprt"]}
+    rows = {}
+    for policy in POLICIES:
+        # bad_requests of ours-load: the users' requests its trace served (the same as the others').
+        used = [loaded[t.seed] for t in trace_list] if policy == "ours-load" else trace_list
+        rows[policy] = summarise(case, used, [runners[policy](t) for t in trace_list])
+    if sprt_floor(case, level) is None:  # the oracles only know error-rate cases
+        for oracle in ORACLES:
+            rows[oracle] = {key: None for key in rows[oracle]}
     return case_name(case, level), rows
 
 

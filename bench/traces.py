@@ -310,8 +310,18 @@ def _times(phase: float, scrape: float, since: float = 0.0) -> list[float]:
     return [phase + scrape * k for k in range(first, math.floor((HORIZON - phase) / scrape) + 2)]
 
 
-def _canary(case: Case, level: int, seed: int) -> tuple[Series, list[float]]:
+def _canary(case: Case, level: int, seed: int, load: float) -> tuple[Series, list[float]]:
     rng = random.Random(trace_seed(case.name, level, seed))
+    # The gate's synthetic load: requests like any other canary request (its error rate and
+    # latency), from its own stream so the users' requests are the same as without it.
+    load_rng = random.Random(zlib.crc32(f"{case.name}|{level}|{seed}|load".encode()))
+
+    def serve(into: _Counters, start: float, end: float) -> tuple[int, int]:
+        served = _serve(rng, into, rate, end - start, case.error_mass(start, end), case.latency)
+        if load > 0:
+            _serve(load_rng, into, load, end - start, case.error_mass(start, end), case.latency)
+        return served
+
     times = _times(rng.uniform(0.0, case.scrape), case.scrape)
     rate, legacy_stable_rate = level * CANARY_WEIGHT, level * (1 - CANARY_WEIGHT)
     rng.randrange(10**6, 10**7)  # the stable's start value before issue 14 (keeps the stream)
@@ -325,17 +335,13 @@ def _canary(case: Case, level: int, seed: int) -> tuple[Series, list[float]]:
             # serves again, counting from zero, at `back`; scrapes in between fail.
             n = n_err = 0
             if previous < crash:
-                n, n_err = _serve(
-                    rng, counters, rate, crash - previous, case.error_mass(previous, crash), case.latency
-                )
+                n, n_err = serve(counters, previous, crash)
             if time >= back:
                 counters = _Counters()
-                after = _serve(rng, counters, rate, time - back, case.error_mass(back, time), case.latency)
+                after = serve(counters, back, time)
                 n, n_err = n + after[0], n_err + after[1]
         else:
-            n, n_err = _serve(
-                rng, counters, rate, time - previous, case.error_mass(previous, time), case.latency
-            )
+            n, n_err = serve(counters, previous, time)
         bad += n if regressed else n_err
         _poisson(rng, legacy_stable_rate * HEALTHY_ERROR * (time - previous))  # as before issue 14
         _poisson(rng, legacy_stable_rate * (1 - HEALTHY_ERROR) * (time - previous))
@@ -370,9 +376,10 @@ def _stable_pod(case: Case, level: int, seed: int, pod: int) -> Series:
     return series
 
 
-def make_trace(case: Case, level: int, seed: int) -> Trace:
-    """A deterministic trace of ``case`` at ``level`` total requests/s."""
-    canary, bad_served = _canary(case, level, seed)
+def make_trace(case: Case, level: int, seed: int, load: float = 0.0) -> Trace:
+    """A deterministic trace of ``case`` at ``level`` total requests/s (plus ``load`` requests/s
+    of a gate's synthetic load on the canary; ``bad_served`` counts users' requests only)."""
+    canary, bad_served = _canary(case, level, seed, load)
     stable = [_stable_pod(case, level, seed, pod) for pod in range(case.stable_pods)]
     return Trace(case, level, seed, canary, stable, bad_served)
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gates.load import LoadStats
 from gates.results import Evaluation, NotificationStats, Verdict, fmt, redact_url
 from gates.spec import GateSpec
 
@@ -28,6 +29,8 @@ class GateReport:
     verdict: Verdict
     evaluations: list[Evaluation] = field(default_factory=list)
     notifications: NotificationStats | None = None
+    load: LoadStats | None = None
+    """What the synthetic load sent (``load`` in the spec)."""
 
     @property
     def passed(self) -> bool:
@@ -53,6 +56,7 @@ class GateReport:
                 "max_hold": spec.max_hold if spec.sequential_mode else None,
                 "max_duration": spec.max_duration if spec.sequential_mode else None,
                 "on_undecided": spec.on_undecided if spec.sequential_mode else None,
+                "load": spec.load.model_dump() if spec.load is not None else None,
                 "sequential": spec.sequential.model_dump() if spec.sequential_mode else None,
                 "probes": [
                     # Header names only: a header value may be a credential.
@@ -91,6 +95,7 @@ class GateReport:
                 for e in self.evaluations
             ],
             "notifications": asdict(self.notifications) if self.notifications else None,
+            "load": asdict(self.load) if self.load else None,
         }
 
 
@@ -152,6 +157,13 @@ def to_markdown(report: GateReport, secrets: Iterable[str | None] = ()) -> str:
         ),
         f"- Evaluations: {len(report.evaluations)}",
     ]
+    if report.load is not None:
+        load = report.load
+        answers = ", ".join(f"{count} {kind}" for kind, count in sorted(load.answered.items())) or "no answer"
+        lines.append(
+            f"- Load: {fmt(load.rate)} requests/s to {load.targets} target(s): {load.sent} sent "
+            f"({answers}; {load.failed} without answer), {load.skipped} ticks skipped"
+        )
     if report.notifications is not None:
         n = report.notifications
         lines.append(f"- Notifications: {n.sent} sent, {n.collapsed} collapsed, {n.failed} failed")

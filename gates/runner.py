@@ -35,6 +35,7 @@ from gates.decision import (
     undecided,
     undecided_verdict,
 )
+from gates.load import Load, start_load
 from gates.notify import Alert, Notifier
 from gates.probes import probe_all
 from gates.prometheus import PrometheusClient, SeriesResult
@@ -51,7 +52,7 @@ from gates.results import (
     redact_url,
 )
 from gates.sequential import Design, Reference
-from gates.spec import LATENCY_QUANTILES, CheckSpec, GateSpec, ProbeSpec
+from gates.spec import LATENCY_QUANTILES, CheckSpec, GateSpec, LoadSpec, ProbeSpec
 from gates.templates import BUCKETS_METRIC, REQUESTS_METRIC, selector
 
 Prober = Callable[[Sequence[ProbeSpec]], list[ProbeResult]]
@@ -97,6 +98,8 @@ class GateRuntime:
     """Runs one PromQL instant query; required when the spec has checks."""
     samples: Sampler | None = None
     """Fetches raw counter samples; required when the spec has sequential checks."""
+    start_load: Callable[[LoadSpec, Sequence[ProbeSpec], float], Load] = start_load
+    """Starts the spec's synthetic load (``load``) for a gate that runs at most that many seconds."""
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     wall: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -328,7 +331,19 @@ def evaluate(
 
 
 def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
-    """Run the gate to its verdict."""
+    """Run the gate to its verdict (with its synthetic load, if any, from start to end)."""
+    load = None
+    if spec.load is not None:
+        load = runtime.start_load(spec.load, spec.probes, (spec.max_evaluations + 1) * spec.interval)
+    try:
+        report = _run(spec, runtime)
+    finally:
+        stats = load.stop() if load is not None else None
+    report.load = stats
+    return report
+
+
+def _run(spec: GateSpec, runtime: GateRuntime) -> GateReport:
     started_at = _utc(runtime.wall())
     start = runtime.monotonic()
     state = SequentialState(runtime.wall().timestamp())

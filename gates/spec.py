@@ -165,6 +165,20 @@ class SequentialSpec(_Model):
     this (1 %: a p99 within the limit)."""
 
 
+class LoadSpec(_Model):
+    """Synthetic load the gate sends while it runs (gates/load.py): GET requests to its own probe
+    targets, with their headers (the canary header reaches the canary), so that a quiet service
+    produces evidence. Point it at requests real users make: a health endpoint that never fails
+    dilutes the canary's error rate instead."""
+
+    rate: float = Field(gt=0, le=50)
+    """Requests per second in total, round-robin over the probe targets."""
+    path: str | None = None
+    """Path (and query) requested on each probe's host instead of the probe's own path."""
+    concurrency: int = Field(default=4, ge=1, le=32)
+    """Requests in flight at most (a tick finding them all busy is skipped, never queued)."""
+
+
 class GateSpec(_Model):
     """A health gate: evaluate every ``interval`` seconds for ``duration`` seconds.
 
@@ -206,6 +220,8 @@ class GateSpec(_Model):
     on_undecided: OnUndecided = "pass"
     """Sequential mode: the verdict at ``max_duration`` when a test is still undecided (the reason
     says so and gives the evidence)."""
+    load: LoadSpec | None = None
+    """Synthetic load while the gate runs (default: none)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -294,6 +310,7 @@ _NESTED: dict[str, type[BaseModel]] = {
     "prometheus": PrometheusSpec,
     "checks": CheckSpec,
     "notify": NotifySpec,
+    "load": LoadSpec,
 }
 
 
@@ -421,11 +438,30 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
         problems.append(Problem("sequential.baseline_version", "must not be empty (use null for none)"))
     if spec.checks and spec.prometheus is None:
         problems.append(Problem("prometheus", "required when there are checks"))
+    if spec.load is not None:
+        problems += _load_problems(spec.load, spec.probes)
     if spec.notify is not None and not _ENV_NAME.match(spec.notify.url_env):
         problems.append(Problem("notify.url_env", _NOT_AN_ENV_NAME))
     seen: set[str] = set()
     for index, check in enumerate(spec.checks):
         problems += _check_problems(f"checks[{index}]", check, seen)
+    return problems
+
+
+def _load_problems(load: LoadSpec, probes: Sequence[ProbeSpec]) -> list[Problem]:
+    problems = []
+    if not probes:
+        problems.append(
+            Problem("load", "needs at least one probe: the load goes only to the gate's own targets")
+        )
+    path = load.path
+    if path is not None and (not path.startswith("/") or "#" in path or any(c.isspace() for c in path)):
+        problems.append(
+            Problem(
+                "load.path",
+                f"expected a path such as /api/items (no host, no fragment, no spaces), got {path!r}",
+            )
+        )
     return problems
 
 

@@ -24,7 +24,7 @@ def test_quick_run_writes_the_results_shape(tmp_path: Path) -> None:
         assert set(rows) == cases, policy
         for name, row in rows.items():
             assert set(row) >= FIGURES, (policy, name)
-            if policy == "oracle-sprt":  # a reference for error-rate cases only
+            if policy in gate_decisions.ORACLES:  # references for error-rate cases only
                 continue
             bad = next(c for c in CASES if name.startswith(f"{c.name}@")).bad
             assert (row["false_rollback_rate"] is None) == bad
