@@ -17,8 +17,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,7 +237,23 @@ class StackAccess:
             raise CommandError(f"stack {self.name}: setting secret {key} failed: {detail}", ExitCode.FAILED)
 
     def up(self, message: str, on_output: Callable[[str], Any]) -> None:
-        """`pulumi up --message`; UpFailedError names the failing gate when one failed."""
+        """`pulumi up --message`; UpFailedError names the failing gate when one failed.
+
+        Ctrl-C reaches `pulumi` too (the terminal signals the whole foreground job): the CLI then
+        finishes the operations in flight, records the update as cancelled and releases the
+        stack's lock. So the first Ctrl-C waits for that before raising KeyboardInterrupt; a second
+        one interrupts at once, leaving the lock behind, as a second Ctrl-C does to `pulumi`.
+        """
+        with _graceful_interrupt(on_output) as interrupted:
+            try:
+                self._up(message, on_output)
+            except UpFailedError:
+                if not interrupted():
+                    raise
+            if interrupted():
+                raise KeyboardInterrupt
+
+    def _up(self, message: str, on_output: Callable[[str], Any]) -> None:
         try:
             self.stack.up(message=message, on_output=on_output)
         except auto_errors.ConcurrentUpdateError as error:
@@ -244,6 +263,28 @@ class StackAccess:
             gate = gate_failure(text)
             reason = f"gate failed: {gate}" if gate else f"pulumi up failed: {_first_error(text)}"
             raise UpFailedError(reason, gate is not None, text) from None
+
+
+@contextmanager
+def _graceful_interrupt(say: Callable[[str], Any]) -> Iterator[Callable[[], bool]]:
+    """Record the first SIGINT instead of raising, so a running `pulumi` can stop cleanly; raise
+    KeyboardInterrupt on the second. Only the main thread can handle signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    seen = threading.Event()
+
+    def handler(_signum: int, _frame: object) -> None:
+        if seen.is_set():
+            raise KeyboardInterrupt
+        seen.set()
+        say("interrupt: waiting for `pulumi` to stop cleanly (Ctrl-C again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 StackOpener = Callable[[Path, str], StackAccess]

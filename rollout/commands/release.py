@@ -187,7 +187,9 @@ def walk(
             console.note(
                 f"interrupted during step {index}/{total} ({step.name}): the config is back to before "
                 "that step; resources it had already changed stay until the next `pulumi up` "
-                f"(`pulumi up --stack {access.name}` converges them; `rollout history` shows the steps run)"
+                f"(`pulumi up --stack {access.name}` converges them; `rollout history` shows the steps run). "
+                "If that `pulumi up` finds the stack locked, the interrupted update did not release its "
+                f"lock: `pulumi cancel --stack {access.name}` releases it"
             )
             raise
         console.note(f"[{index}/{total}] {step.name}: done")

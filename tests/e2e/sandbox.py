@@ -163,6 +163,8 @@ class Project:
     def remove_stacks(self) -> None:
         """Destroy and remove every stack the tests created (best effort: the sandbox is disposable)."""
         for stack in self.stacks:
+            # A test that interrupted an update may have left the stack locked.
+            self.pulumi("cancel", "--yes", stack=stack, check=False)
             self.pulumi("destroy", "--yes", "--skip-preview", stack=stack, check=False)
             self.pulumi("stack", "rm", "--yes", "--force", stack=stack, check=False)
         self.stacks.clear()

@@ -6,6 +6,7 @@ pods serve no traffic)."""
 from __future__ import annotations
 
 import copy
+import uuid
 from typing import Any
 
 import yaml
@@ -17,6 +18,11 @@ APP = "flutter-app"
 # The sandbox is an existing cluster with Istio's and the Prometheus Operator's CRDs and
 # namespaces: the environments that use them get them as ``external`` (no Helm chart).
 EXTERNAL_ADDONS = {"addons": {"istio": "external", "monitoring": "external"}}
+
+
+def namespace(prefix: str) -> str:
+    """A namespace of its own: what an aborted run left behind never collides with a new one."""
+    return f"e2e-{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 def committed(environment: str) -> dict[str, Any]:

@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, sandbox_config
+from tests.e2e.stacks import APP, namespace, sandbox_config
 from tests.e2e.standins import Router, service_selector, tracks
 from tests.support.app import Faults, FaultyApp, Received, ScriptedServer
 from tests.support.prometheus import Prometheus
 
-NAMESPACE = "e2e-bluegreen"
+NAMESPACE = namespace("bluegreen")
 REPO = "ghcr.io/example/flutter-app"
 SECRET = "e2e-firebase-key-51c0de"  # a test value, not a credential
 GATE = {"interval": 2, "duration": 10, "max_hold": 20}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, sandbox_config
+from tests.e2e.stacks import APP, namespace, sandbox_config
 from tests.support.app import FaultyApp
 
 SECRET = "e2e-firebase-key-7f3a9c"  # a test value, not a credential
@@ -40,12 +40,12 @@ def app() -> Iterator[FaultyApp]:
 
 @pytest.fixture(scope="module")
 def dev(e2e_project: Project, app: FaultyApp) -> Dev:
-    namespace = "e2e-dev"
-    config = sandbox_config("dev", namespace, app.url, gate={"url": app.url, "spec": QUICK_GATE})
+    ns = namespace("dev")
+    config = sandbox_config("dev", ns, app.url, gate={"url": app.url, "spec": QUICK_GATE})
     stack = e2e_project.new_stack("dev", config, secrets={"firebaseApiKey": SECRET})
     preview = e2e_project.pulumi("preview", *POLICY, stack=stack)
     up = e2e_project.pulumi("up", "--yes", "--skip-preview", *POLICY, stack=stack)
-    return Dev(e2e_project, stack, namespace, preview.stdout + preview.stderr, up.stdout + up.stderr)
+    return Dev(e2e_project, stack, ns, preview.stdout + preview.stderr, up.stdout + up.stderr)
 
 
 def test_preview_ran_the_policy_pack_in_the_engine(dev: Dev) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, sandbox_config
+from tests.e2e.stacks import APP, namespace, sandbox_config
 from tests.support.app import FaultyApp
 
 QUICK_GATE = {"interval": 2, "duration": 4}
@@ -35,33 +35,32 @@ def app() -> Iterator[FaultyApp]:
 
 
 def test_production_policy_violation_fails_the_real_preview(e2e_project: Project, app: FaultyApp) -> None:
-    config = sandbox_config(
-        "production", "e2e-prod-violation", app.url, image="ghcr.io/example/flutter-app:main"
-    )
+    ns = namespace("violation")
+    config = sandbox_config("production", ns, app.url, image="ghcr.io/example/flutter-app:main")
     stack = e2e_project.new_stack("prod-violation", config)
     result = e2e_project.pulumi("preview", *policy("production"), stack=stack, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "image-pinned" in output
     assert "mandatory" in output
-    assert e2e_project.sandbox.get("namespace", "e2e-prod-violation") is None
+    assert e2e_project.sandbox.get("namespace", ns) is None
 
 
 def test_production_blue_green_goes_up_and_its_quota_admits_the_release_peak(
     e2e_project: Project, app: FaultyApp
 ) -> None:
-    namespace = "e2e-prod"
+    ns = namespace("prod")
     gate = {"url": app.url, "previewUrl": app.url, "spec": QUICK_GATE}
-    stack = e2e_project.new_stack("prod", sandbox_config("production", namespace, app.url, gate=gate))
+    stack = e2e_project.new_stack("prod", sandbox_config("production", ns, app.url, gate=gate))
     e2e_project.pulumi("up", "--yes", "--skip-preview", *policy("production"), stack=stack)
     sandbox = e2e_project.sandbox
-    live = sandbox.get("service", APP, namespace)
-    preview = sandbox.get("service", f"{APP}-preview", namespace)
+    live = sandbox.get("service", APP, ns)
+    preview = sandbox.get("service", f"{APP}-preview", ns)
     assert live is not None and preview is not None
     assert live["spec"]["selector"] == {"app": APP, "version": "blue"}
     assert preview["spec"]["selector"] == {"app": APP, "version": "green"}
     for colour in ("blue", "green"):
-        deployment = sandbox.get("deployment", f"{APP}-{colour}", namespace)
+        deployment = sandbox.get("deployment", f"{APP}-{colour}", ns)
         assert deployment is not None and deployment["status"]["readyReplicas"] == 6
     # A new image on the idle colour rolls it with the guide's surge (maxSurge 2) while the live
     # colour keeps its 6 pods: the quota must admit that peak, or the rollout would stall.
@@ -74,11 +73,11 @@ def test_production_blue_green_goes_up_and_its_quota_admits_the_release_peak(
         stack=stack,
     )
     e2e_project.pulumi("up", "--yes", "--skip-preview", *policy("production"), stack=stack)
-    green = sandbox.get("deployment", f"{APP}-green", namespace)
+    green = sandbox.get("deployment", f"{APP}-green", ns)
     assert green is not None
     assert green["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.5.0")
     assert green["status"]["updatedReplicas"] == 6
-    quota = sandbox.get("resourcequota", "flutter-app-quota", namespace)
+    quota = sandbox.get("resourcequota", "flutter-app-quota", ns)
     assert quota is not None
     assert quota["status"]["hard"]["pods"] == "60"
     assert int(quota["status"]["used"]["pods"]) == 12
@@ -88,24 +87,28 @@ def test_production_blue_green_goes_up_and_its_quota_admits_the_release_peak(
 def test_staging_canary_objects_pass_crd_validation_and_a_weight_change_touches_routing_only(
     e2e_project: Project, app: FaultyApp
 ) -> None:
-    namespace = "e2e-staging"
-    config = sandbox_config("staging", namespace, app.url, gate={"url": app.url, "spec": QUICK_GATE})
+    ns = namespace("staging")
+    config = sandbox_config("staging", ns, app.url, gate={"url": app.url, "spec": QUICK_GATE})
     config["apps"][APP]["canary"] = {"image": "ghcr.io/example/flutter-app:1.5.0", "weight": 5}
     stack = e2e_project.new_stack("staging", config)
     e2e_project.pulumi("up", "--yes", "--skip-preview", *policy("staging"), stack=stack)
     sandbox = e2e_project.sandbox
     # The API server validated these against the Istio CRDs' schemas when it stored them.
-    route = sandbox.get("virtualservices.networking.istio.io", APP, namespace)
-    rule = sandbox.get("destinationrules.networking.istio.io", APP, namespace)
+    route = sandbox.get("virtualservices.networking.istio.io", APP, ns)
+    rule = sandbox.get("destinationrules.networking.istio.io", APP, ns)
     assert route is not None and rule is not None
     assert [s["name"] for s in rule["spec"]["subsets"]] == ["stable", "canary"]
     header, weighted = route["spec"]["http"]
     assert header["match"] == [{"headers": {"canary": {"exact": "true"}}}]
     assert [d["weight"] for d in weighted["route"]] == [95, 5]
-    generations = {
-        track: sandbox.get("deployment", f"{APP}-{track}", namespace)["metadata"]["generation"]  # type: ignore[index]
-        for track in ("stable", "canary")
-    }
+
+    def generation(track: str) -> int:
+        deployment = sandbox.get("deployment", f"{APP}-{track}", ns)
+        assert deployment is not None, track
+        value: int = deployment["metadata"]["generation"]
+        return value
+
+    generations = {track: generation(track) for track in ("stable", "canary")}
 
     config["apps"][APP]["canary"]["weight"] = 25
     e2e_project.write_config(stack, config)
@@ -114,10 +117,8 @@ def test_staging_canary_objects_pass_crd_validation_and_a_weight_change_touches_
         ("update", "pulumi-python:dynamic/gates:HealthGate"),
     }
     e2e_project.pulumi("up", "--yes", "--skip-preview", *policy("staging"), stack=stack)
-    route = sandbox.get("virtualservices.networking.istio.io", APP, namespace)
+    route = sandbox.get("virtualservices.networking.istio.io", APP, ns)
     assert route is not None
     assert [d["weight"] for d in route["spec"]["http"][1]["route"]] == [75, 25]
-    for track, generation in generations.items():
-        deployment = sandbox.get("deployment", f"{APP}-{track}", namespace)
-        assert deployment is not None and deployment["metadata"]["generation"] == generation, track
+    assert {track: generation(track) for track in generations} == generations
     e2e_project.pulumi("destroy", "--yes", "--skip-preview", stack=stack)

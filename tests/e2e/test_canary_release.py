@@ -1,0 +1,165 @@
+"""A staging-like Istio canary released through `rollout` on the real engine: the weights walk
+``canary.steps`` as in-place VirtualService updates, a gate after each weight (the canary against
+the stable track on a real Prometheus), promotion to one track; then a canary that degrades at
+25 % goes back to weight 0 and the release exits 1."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.e2e.sandbox import Project
+from tests.e2e.stacks import APP, namespace, sandbox_config
+from tests.e2e.standins import Router, tracks, virtual_service
+from tests.support.app import Faults, FaultyApp
+from tests.support.prometheus import Prometheus
+
+NAMESPACE = namespace("canary")
+REPO = "ghcr.io/example/flutter-app"
+STEPS = [5, 25, 100]
+GATE = {"interval": 2, "duration": 10, "max_hold": 20}
+ROUTES = "virtualservices.networking.istio.io"
+
+
+@dataclass
+class Canary:
+    project: Project
+    stack: str
+    apps: dict[str, FaultyApp]
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        found = self.project.sandbox.get(kind, name, NAMESPACE)
+        assert found is not None, f"{kind}/{name}"
+        return found
+
+    def routes(self) -> list[dict[str, Any]]:
+        http: list[dict[str, Any]] = self.get(ROUTES, APP)["spec"]["http"]
+        return http
+
+    def weights(self) -> list[int]:
+        return [d["weight"] for d in self.routes()[-1]["route"]]
+
+    def generation(self, kind: str, name: str) -> int:
+        generation: int = self.get(kind, name)["metadata"]["generation"]
+        return generation
+
+
+@pytest.fixture(scope="module")
+def canary(e2e_project: Project, prometheus: Prometheus) -> Iterator[Canary]:
+    sandbox = e2e_project.sandbox
+    with tracks(prometheus, NAMESPACE, APP, ("stable", "canary")) as apps:
+        mesh = Router(virtual_service(sandbox, NAMESPACE, APP), apps)
+        mesh.start_traffic(pause=0.02)
+        config = sandbox_config(
+            "staging", NAMESPACE, mesh.url, replicas=2, gate={"url": mesh.url, "spec": GATE}
+        )
+        config["apps"][APP]["canary"] = {"steps": STEPS, "replicas": 1}
+        config["prometheusUrl"] = prometheus.url
+        stack = e2e_project.new_stack("canary", config, secrets={"firebaseApiKey": "e2e-canary-key-0c7a"})
+        e2e_project.pulumi("up", "--yes", "--skip-preview", stack=stack)
+        try:
+            yield Canary(e2e_project, stack, apps)
+        finally:
+            mesh.stop()
+
+
+def step_blocks(err: str) -> dict[str, str]:
+    """rollout's output of each release step (between `[i/n] NAME: up` and the next step)."""
+    blocks: dict[str, str] = {}
+    parts = re.split(r"^\[\d+/\d+\] (.+?): up --message .*$", err, flags=re.MULTILINE)
+    for name, text in zip(parts[1::2], parts[2::2], strict=True):
+        blocks[name] = text
+    return blocks
+
+
+def updated_types(block: str) -> set[str]:
+    """The resource types pulumi reported as updated in one step's output."""
+    return set(re.findall(r"~\s+(\S+:\S+)\s+\S+\s+updated", block))
+
+
+def test_before_a_release_there_is_no_header_route_and_no_canary_pod(canary: Canary) -> None:
+    assert [r["name"] for r in canary.routes()] == ["weighted"]
+    assert canary.weights() == [100, 0]
+    assert canary.get("deployment", f"{APP}-canary")["spec"]["replicas"] == 0
+
+
+def test_healthy_canary_walks_the_steps_in_place_and_promotes_to_one_track(canary: Canary) -> None:
+    route_uid = canary.get(ROUTES, APP)["metadata"]["uid"]
+    result = canary.project.rollout("release", "--stack", canary.stack, "--image", f"{REPO}:1.5.0", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    blocks = step_blocks(result.stderr)
+    assert list(blocks) == [
+        "canary 5%",
+        "canary 25%",
+        "canary 100%",
+        "promote: stable image",
+        "promote: traffic to stable",
+        "promote: remove canary",
+    ]
+    # Each weight after the first moved by editing the VirtualService (and re-running its gate):
+    # neither Deployment was touched.
+    for name in ("canary 25%", "canary 100%"):
+        assert updated_types(blocks[name]) == {
+            "kubernetes:networking.istio.io/v1:VirtualService",
+            "pulumi-python:dynamic/gates:HealthGate",
+        }, name
+    assert "kubernetes:apps/v1:Deployment" in updated_types(blocks["canary 5%"])  # canary pods start
+    assert canary.get(ROUTES, APP)["metadata"]["uid"] == route_uid  # updated in place, never replaced
+    # Promoted: the stable track runs the image and takes all traffic; the canary runs nothing
+    # and its header route is gone.
+    stable = canary.get("deployment", f"{APP}-stable")
+    assert stable["spec"]["template"]["spec"]["containers"][0]["image"] == f"{REPO}:1.5.0"
+    assert canary.get("deployment", f"{APP}-canary")["spec"]["replicas"] == 0
+    assert [r["name"] for r in canary.routes()] == ["weighted"]
+    assert canary.weights() == [100, 0]
+
+
+def test_canary_failing_at_25_percent_goes_back_to_weight_0_and_exits_1(canary: Canary) -> None:
+    bad = canary.apps["canary"]
+    stop = threading.Event()
+    seen: list[tuple[int, list[str]]] = []
+
+    def degrade_at_25() -> None:
+        # The canary breaks under load: one user request in two fails once it takes 25 %.
+        for _ in range(1200):
+            if stop.wait(0.5):
+                return
+            weight = canary.weights()[1]
+            seen.append((weight, [r["name"] for r in canary.routes()]))
+            if weight >= 25:
+                bad.faults = Faults(error_every=2, paths=("/api",))
+                return
+
+    watcher = threading.Thread(target=degrade_at_25, daemon=True)
+    watcher.start()
+    try:
+        result = canary.project.rollout(
+            "release", "--stack", canary.stack, "--image", f"{REPO}:1.6.0", "--yes"
+        )
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+        bad.faults = Faults()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert list(step_blocks(result.stderr)) == ["canary 5%", "canary 25%"]
+    assert "error-rate" in result.stderr
+    assert "traffic undone" in result.stderr
+    assert canary.weights() == [100, 0]
+    # While the canary runs, requests with `canary: true` reach it whatever the weight.
+    assert any(weight > 0 for weight, _names in seen)
+    assert all(names == ["canary-header", "weighted"] for weight, names in seen if weight > 0)
+    header = canary.routes()[0]
+    assert header["name"] == "canary-header"
+    assert [(d["destination"]["subset"], d["weight"]) for d in header["route"]] == [("canary", 100)]
+    stable = canary.get("deployment", f"{APP}-stable")
+    assert stable["spec"]["template"]["spec"]["containers"][0]["image"] == f"{REPO}:1.5.0"
+    latest = canary.project.history(canary.stack)[:2]
+    assert [(h["result"], h["message"]) for h in latest] == [
+        ("succeeded", "release flutter-app 1.6.0: canary failed at 25%, weight set back to 0"),
+        ("failed", "release flutter-app 1.6.0: canary 25%"),
+    ]
