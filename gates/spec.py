@@ -35,8 +35,9 @@ LATENCY_QUANTILES: dict[str, float | None] = {
 """Latency templates the sequential mode judges by the share of requests slower than ``max``:
 the share a quantile check allows is 1 - q; an average has none (judged so only against a
 baseline)."""
-DEFAULT_MAX_DURATION = 1200.0
-"""Sequential mode: the longest a gate watches for a decision (see GateSpec.max_duration)."""
+MAX_DURATION_FACTOR = 4.0
+"""Sequential mode: the default ``max_duration`` is this times ``duration`` (1200 s at the default
+300 s: the shortest that rolls back 95 % of canaries at 10x the errors at 0.25 requests/s)."""
 THRESHOLD_DURATION = 60.0
 THRESHOLD_INCONCLUSIVE_LIMIT = 3
 """``mode: threshold`` defaults (the gate as it was before the sequential mode)."""
@@ -213,10 +214,10 @@ class GateSpec(_Model):
     """Sequential mode: the longest the gate holds through inconclusive evaluations, in total
     (the duration is extended by the time held, up to this) and in a row (then it gives up with
     verdict inconclusive: it never passes without evidence)."""
-    max_duration: float = Field(default=DEFAULT_MAX_DURATION, gt=0)
+    max_duration: float = Field(default=MAX_DURATION_FACTOR * 300.0, gt=0)
     """Sequential mode: when ``duration`` ends with a sequential test still undecided, the gate
     keeps watching until every test decides, up to this many seconds (extended by the time held
-    too). Default: 1200, or ``duration`` if longer."""
+    too). Default: 4 x ``duration`` (1200 s)."""
     on_undecided: OnUndecided = "pass"
     """Sequential mode: the verdict at ``max_duration`` when a test is still undecided (the reason
     says so and gives the evidence)."""
@@ -235,7 +236,7 @@ class GateSpec(_Model):
             data.setdefault("duration", THRESHOLD_DURATION)
         duration = data.get("duration", 300.0)
         if "max_duration" not in data and _number(duration) and math.isfinite(duration):
-            data["max_duration"] = max(DEFAULT_MAX_DURATION, duration)
+            data["max_duration"] = MAX_DURATION_FACTOR * duration
         if mode == "sequential" and "inconclusive_limit" not in data:
             interval, hold = data.get("interval", 10.0), data.get("max_hold", 300.0)
             valid = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (interval, hold))

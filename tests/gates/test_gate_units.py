@@ -53,9 +53,9 @@ def test_issue_example_spec_is_valid() -> None:
             ],
         }
     )
-    # 0, 10, ..., up to max_duration (1200 s: watching an undecided sequential test after the
+    # 0, 10, ..., up to max_duration (4 x 60 s: watching an undecided sequential test after the
     # duration) plus max_hold (300 s held through inconclusive evaluations).
-    assert spec.max_evaluations == 151
+    assert spec.max_evaluations == 55
     assert parse_spec({**spec_to_data(spec), "mode": "threshold"}).max_evaluations == 7
     assert spec.checks[1].promql == (
         'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="flutter-app"}[1m])))'
