@@ -54,6 +54,7 @@ class GateReport:
                 "on_no_data": spec.on_no_data,
                 "mode": spec.mode,
                 "max_hold": spec.max_hold if spec.sequential_mode else None,
+                "min_duration": spec.min_duration if spec.sequential_mode else None,
                 "max_duration": spec.max_duration if spec.sequential_mode else None,
                 "on_undecided": spec.on_undecided if spec.sequential_mode else None,
                 "load": spec.load.model_dump() if spec.load is not None else None,
@@ -150,7 +151,8 @@ def to_markdown(report: GateReport, secrets: Iterable[str | None] = ()) -> str:
         + (
             f" (error probabilities {fmt(spec.sequential.error_probability)} / "
             f"{fmt(spec.sequential.early_pass_error_probability)}, min_ratio "
-            f"{fmt(spec.sequential.min_ratio)}, max_hold {fmt(spec.max_hold)} s, max_duration "
+            f"{fmt(spec.sequential.min_ratio)}, max_hold {fmt(spec.max_hold)} s, min_duration "
+            f"{fmt(spec.min_duration)} s, max_duration "
             f"{fmt(spec.max_duration)} s, on_undecided {spec.on_undecided})"
             if spec.sequential_mode
             else ""

@@ -388,7 +388,11 @@ def _run(spec: GateSpec, runtime: GateRuntime) -> GateReport:
         verdict = (
             sequential_rejection(evaluation)
             or limit_reached(streaks, evaluation, spec.failure_limit, spec.inconclusive_limit)
-            or (early_pass(evaluations, tests, spec.failure_limit) if spec.sequential_mode else None)
+            or (
+                early_pass(evaluations, tests, spec.failure_limit)
+                if spec.sequential_mode and offset >= spec.min_duration - 1e-9
+                else None
+            )
         )
         if verdict is not None:
             break

@@ -35,6 +35,8 @@ LATENCY_QUANTILES: dict[str, float | None] = {
 """Latency templates the sequential mode judges by the share of requests slower than ``max``:
 the share a quantile check allows is 1 - q; an average has none (judged so only against a
 baseline)."""
+MIN_DURATION = 60.0
+"""Sequential mode: the default ``min_duration`` (or ``duration`` if shorter)."""
 MAX_DURATION_FACTOR = 4.0
 """Sequential mode: the default ``max_duration`` is this times ``duration`` (1200 s at the default
 300 s: the shortest that rolls back 95 % of canaries at 10x the errors at 0.25 requests/s)."""
@@ -214,6 +216,10 @@ class GateSpec(_Model):
     """Sequential mode: the longest the gate holds through inconclusive evaluations, in total
     (the duration is extended by the time held, up to this) and in a row (then it gives up with
     verdict inconclusive: it never passes without evidence)."""
+    min_duration: float = Field(default=MIN_DURATION, ge=0)
+    """Sequential mode: the gate never passes early before this many seconds, however strong the
+    evidence: a failure that starts later (a burst, a leak) needs time to show. Default: 60, or
+    ``duration`` if shorter."""
     max_duration: float = Field(default=MAX_DURATION_FACTOR * 300.0, gt=0)
     """Sequential mode: when ``duration`` ends with a sequential test still undecided, the gate
     keeps watching until every test decides, up to this many seconds (extended by the time held
@@ -235,8 +241,9 @@ class GateSpec(_Model):
         if mode == "threshold":
             data.setdefault("duration", THRESHOLD_DURATION)
         duration = data.get("duration", 300.0)
-        if "max_duration" not in data and _number(duration) and math.isfinite(duration):
-            data["max_duration"] = MAX_DURATION_FACTOR * duration
+        if _number(duration) and math.isfinite(duration):
+            data.setdefault("max_duration", MAX_DURATION_FACTOR * duration)
+            data.setdefault("min_duration", min(MIN_DURATION, duration))
         if mode == "sequential" and "inconclusive_limit" not in data:
             interval, hold = data.get("interval", 10.0), data.get("max_hold", 300.0)
             valid = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (interval, hold))
@@ -403,6 +410,12 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
                 "max_duration", f"must be at least duration ({spec.duration:g}), got {spec.max_duration:g}"
             )
         )
+    elif spec.min_duration > spec.duration:
+        problems.append(
+            Problem(
+                "min_duration", f"must not exceed duration ({spec.duration:g}), got {spec.min_duration:g}"
+            )
+        )
     elif spec.max_evaluations > MAX_EVALUATIONS:
         problems.append(
             Problem("interval", f"duration / interval allows at most {MAX_EVALUATIONS} evaluations")
@@ -526,11 +539,13 @@ def spec_to_data(spec: GateSpec) -> dict[str, Any]:
     """The spec as plain data (what the HealthGate stores as its ``spec`` input/output), without
     the defaults, including the ones the mode derives (so equal specs give equal data)."""
     data = spec.model_dump(mode="json", exclude_defaults=True)
-    derived = GateSpec.model_validate(
-        {k: v for k, v in data.items() if k not in ("duration", "inconclusive_limit", "max_duration")}
-    )
-    for key in ("duration", "inconclusive_limit", "max_duration"):
-        data.pop(key, None)
+    derived_keys = ("duration", "inconclusive_limit", "max_duration", "min_duration")
+    plain = {k: v for k, v in data.items() if k not in derived_keys}
+    # The duration first: the other derived defaults follow from it.
+    if GateSpec.model_validate(plain).duration != spec.duration:
+        plain["duration"] = spec.duration
+    derived = GateSpec.model_validate(plain)
+    for key in derived_keys[1:]:
         if getattr(derived, key) != getattr(spec, key):
-            data[key] = getattr(spec, key)
-    return data
+            plain[key] = getattr(spec, key)
+    return plain

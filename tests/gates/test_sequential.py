@@ -183,12 +183,14 @@ def test_judge_latency_by_the_share_slower_than_the_limit() -> None:
 def test_spec_defaults_by_mode() -> None:
     spec = parse_spec({"prometheus": PROM, "checks": [{"name": "e", "template": "error-rate"}]})
     assert (spec.mode, spec.duration, spec.inconclusive_limit, spec.max_hold) == ("sequential", 300, 30, 300)
-    assert (spec.max_duration, spec.on_undecided) == (1200, "pass")
+    assert (spec.min_duration, spec.max_duration, spec.on_undecided) == (60, 1200, "pass")
     settings = spec.sequential
     assert (settings.error_probability, settings.early_pass_error_probability) == (0.003, 0.01)
     assert settings.baseline_version == "stable" and settings.min_slow_share == 0.01
     assert spec_to_data(spec) == {"prometheus": PROM, "checks": [{"name": "e", "template": "error-rate"}]}
-    assert parse_spec({**spec_to_data(spec), "duration": 60}).max_duration == 240
+    short = parse_spec({**spec_to_data(spec), "duration": 30})
+    assert (short.min_duration, short.max_duration) == (30, 120)
+    assert spec_to_data(short) == {**spec_to_data(spec), "duration": 30}  # derived, not stored
     old = parse_spec({"mode": "threshold", "probes": [{"url": "http://a"}]})
     assert (old.duration, old.inconclusive_limit, old.max_evaluations) == (60, 3, 7)
     explicit = parse_spec(
@@ -252,6 +254,7 @@ def test_which_checks_are_sequential() -> None:
         ({"mode": "sprt"}, "mode: Input should be 'sequential' or 'threshold'"),
         ({"max_hold": -1}, "max_hold: Input should be greater than or equal to 0, got -1"),
         ({"max_duration": 200}, "max_duration: must be at least duration (300), got 200"),
+        ({"min_duration": 400}, "min_duration: must not exceed duration (300), got 400"),
         ({"on_undecided": "rollback"}, "on_undecided: Input should be 'pass' or 'fail', got 'rollback'"),
     ],
 )
@@ -381,6 +384,14 @@ def test_a_healthy_canary_passes_early_once_accepted() -> None:
     assert report.evaluations[0].status == "inconclusive"
 
 
+def test_no_early_pass_before_min_duration() -> None:
+    # As much canary traffic as stable: accepted at 40 s, but a failure that starts later (the
+    # benchmark's flapping release bursts at 30 s) needs time to show.
+    busy = World(canary_error=0.005, canary_rate=95)
+    assert run(busy, min_duration=0).verdict.reason.startswith("passed early at +40 s")
+    assert run(World(canary_error=0.005, canary_rate=95)).verdict.reason.startswith("passed early at +60 s")
+
+
 def test_fetches_read_only_the_series_the_tests_need() -> None:
     world = World(canary_error=0.005)
     run(world)
@@ -442,6 +453,6 @@ def test_the_report_states_the_mode_and_the_evidence() -> None:
     assert (last["kind"], last["decision"], last["reference"]) == ("error-rate", "reject", "baseline")
     assert last["canary_requests"] > 0 and last["canary_bad"] > 0
     assert (
-        "- Mode: sequential (error probabilities 0.003 / 0.01, min_ratio 3, max_hold 300 s, max_duration 1200 s, on_undecided pass)"
+        "- Mode: sequential (error probabilities 0.003 / 0.01, min_ratio 3, max_hold 300 s, min_duration 60 s, max_duration 1200 s, on_undecided pass)"
         in to_markdown(report)
     )
