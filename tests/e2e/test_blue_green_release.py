@@ -197,6 +197,17 @@ def test_rollback_to_a_failed_update_is_refused(bg: BlueGreen) -> None:
     assert bg.config() == before
 
 
+def test_rollback_dry_run_and_approval_change_nothing(bg: BlueGreen) -> None:
+    before, history = bg.config(), bg.project.history(bg.stack)
+    code, out, err = bg.rollout("rollback", "--to", "3", "--dry-run")
+    assert code == 0, err
+    assert "version 3" in out and "dry run" in err
+    # Production needs approval: without --yes and without a terminal it refuses.
+    code, _out, err = bg.rollout("rollback", "--to", "3")
+    assert code == 2 and "--yes" in err
+    assert bg.config() == before and bg.project.history(bg.stack) == history
+
+
 def test_rollback_without_the_passphrase_refuses_and_changes_nothing(bg: BlueGreen) -> None:
     before, live = bg.config(), bg.live_colour()
     env = bg.project.sandbox.env
@@ -254,3 +265,11 @@ def _object(entry: dict[str, Any]) -> Any:
     if "objectValue" in entry:
         return entry["objectValue"]
     return json.loads(entry["value"])
+
+
+def test_rollback_to_a_failed_update_with_force(bg: BlueGreen) -> None:
+    code, out, err = bg.rollout("rollback", "--to", "4", "--force", "--yes")
+    assert code == 0, out + err
+    # Version 4 put 1.6.0 on the idle colour (blue) and never switched.
+    assert bg.live_colour() == "green" and bg.image("blue") == f"{REPO}:1.6.0"
+    assert bg.project.history(bg.stack)[0]["message"].startswith("rollback to version 4")

@@ -119,7 +119,9 @@ def test_healthy_canary_walks_the_steps_in_place_and_promotes_to_one_track(canar
     assert canary.weights() == [100, 0]
 
 
-def test_canary_failing_at_25_percent_goes_back_to_weight_0_and_exits_1(canary: Canary) -> None:
+def test_canary_failing_at_25_percent_goes_back_to_weight_0_then_to_the_version_before(
+    canary: Canary,
+) -> None:
     bad = canary.apps["canary"]
     stop = threading.Event()
     seen: list[tuple[int, list[str]]] = []
@@ -139,7 +141,7 @@ def test_canary_failing_at_25_percent_goes_back_to_weight_0_and_exits_1(canary: 
     watcher.start()
     try:
         result = canary.project.rollout(
-            "release", "--stack", canary.stack, "--image", f"{REPO}:1.6.0", "--yes"
+            "release", "--stack", canary.stack, "--image", f"{REPO}:1.6.0", "--yes", "--rollback-on-failure"
         )
     finally:
         stop.set()
@@ -149,17 +151,18 @@ def test_canary_failing_at_25_percent_goes_back_to_weight_0_and_exits_1(canary: 
     assert list(step_blocks(result.stderr)) == ["canary 5%", "canary 25%"]
     assert "error-rate" in result.stderr
     assert "traffic undone" in result.stderr
-    assert canary.weights() == [100, 0]
-    # While the canary runs, requests with `canary: true` reach it whatever the weight.
+    # While the canary ran, requests with `canary: true` reached it whatever the weight.
     assert any(weight > 0 for weight, _names in seen)
     assert all(names == ["canary-header", "weighted"] for weight, names in seen if weight > 0)
-    header = canary.routes()[0]
-    assert header["name"] == "canary-header"
-    assert [(d["destination"]["subset"], d["weight"]) for d in header["route"]] == [("canary", 100)]
+    # Traffic first (weight 0), then the whole config of the version before the release: the
+    # canary's pods and its header route are gone, the stable track never changed.
+    assert canary.weights() == [100, 0]
+    assert [r["name"] for r in canary.routes()] == ["weighted"]
+    assert canary.get("deployment", f"{APP}-canary")["spec"]["replicas"] == 0
     stable = canary.get("deployment", f"{APP}-stable")
     assert stable["spec"]["template"]["spec"]["containers"][0]["image"] == f"{REPO}:1.5.0"
-    latest = canary.project.history(canary.stack)[:2]
-    assert [(h["result"], h["message"]) for h in latest] == [
-        ("succeeded", "release flutter-app 1.6.0: canary failed at 25%, weight set back to 0"),
-        ("failed", "release flutter-app 1.6.0: canary 25%"),
-    ]
+    latest = canary.project.history(canary.stack)[:3]
+    assert [h["result"] for h in latest] == ["succeeded", "succeeded", "failed"]
+    assert latest[0]["message"].startswith("rollback to version ")
+    assert latest[1]["message"] == "release flutter-app 1.6.0: canary failed at 25%, weight set back to 0"
+    assert latest[2]["message"] == "release flutter-app 1.6.0: canary 25%"

@@ -4,6 +4,7 @@ Prometheus going away mid-gate."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -19,7 +20,7 @@ import pytest
 from tests.e2e.sandbox import Project
 from tests.e2e.stacks import APP, namespace, sandbox_config
 from tests.e2e.standins import Router, tracks
-from tests.support.app import FaultyApp
+from tests.support.app import Faults, FaultyApp, ScriptedServer
 from tests.support.prometheus import Prometheus
 
 NAMESPACE = namespace("rolling")
@@ -141,6 +142,98 @@ def test_a_second_release_while_one_runs_is_refused_and_changes_nothing(rolling:
     messages = [h.get("message", "") for h in rolling.project.history(rolling.stack)]
     assert messages[0] == "release flutter-app 1.6.0: rolling update"
     assert not any("1.7.0" in m for m in messages)
+
+
+def test_dry_run_and_refusals_change_nothing(rolling: Rolling) -> None:
+    project, stack = rolling.project, rolling.stack
+    history, image = project.history(stack), rolling.configured_image()
+    dry = project.rollout("release", "--stack", stack, "--image", f"{REPO}:2.0.0", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "rolling update" in dry.stdout and "dry run: nothing changed" in dry.stderr
+    refused = [
+        (("--image", "not an image!"), "--image"),
+        (("--image", f"{REPO}:2.0.0", "--strategy", "canary"), "configured for rolling"),
+        (("--image", f"{REPO}:2.0.0", "--app", "nope"), "no app 'nope'"),
+    ]
+    for args, message in refused:
+        result = project.rollout("release", "--stack", stack, *args, "--yes")
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr
+    same = project.rollout("release", "--stack", stack, "--image", image, "--yes")
+    assert same.returncode == 0 and "nothing to release" in same.stdout
+    assert project.history(stack) == history
+    assert rolling.configured_image() == image
+
+
+def test_history_needs_no_passphrase(rolling: Rolling) -> None:
+    env = {**rolling.project.sandbox.env, "PULUMI_CONFIG_PASSPHRASE_FILE": "", "PULUMI_CONFIG_PASSPHRASE": ""}
+    table = rolling.project.rollout("history", "--stack", rolling.stack, env=env)
+    assert table.returncode == 0, table.stderr
+    header, newest = table.stdout.splitlines()[:2]
+    assert header.split()[:3] == ["VERSION", "KIND", "RESULT"]
+    tag = rolling.configured_image().rsplit(":", 1)[1]
+    assert newest.split()[1:3] == ["update", "succeeded"] and f"flutter-app {tag}" in newest
+    listed = rolling.project.rollout("history", "--stack", rolling.stack, "--json", "--limit", "1", env=env)
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 1
+
+
+def test_a_missing_stack_and_a_stack_without_history_are_bad_input(rolling: Rolling) -> None:
+    project = rolling.project
+    missing = project.rollout("history", "--stack", "no-such-stack")
+    assert missing.returncode == 2 and "stack 'no-such-stack' not found" in missing.stderr
+    empty = project.new_stack("empty", sandbox_config("test", namespace("empty"), "http://127.0.0.1:9"))
+    result = project.rollout("rollback", "--stack", empty, "--previous", "--yes")
+    assert result.returncode == 2 and "no history" in result.stderr
+
+
+def test_a_rollback_while_a_release_runs_is_refused_and_changes_nothing(rolling: Rolling) -> None:
+    release, seen = rolling.release(f"{REPO}:1.6.5"), list[str]()
+    wait_for_line(release, r"\[gate flutter-app-live\] 1:", seen)
+    rollback = rolling.project.rollout("rollback", "--stack", rolling.stack, "--previous", "--yes")
+    code, output = finish(release, seen)
+    assert code == 0, output
+    assert rollback.returncode == 1 and "locked by another update" in rollback.stderr
+    assert rolling.configured_image() == rolling.image() == f"{REPO}:1.6.5"
+    assert not any(
+        h.get("message", "").startswith("rollback") for h in rolling.project.history(rolling.stack)
+    )
+
+
+def test_a_webhook_that_is_down_never_changes_the_exit_code(rolling: Rolling) -> None:
+    result = rolling.project.rollout(
+        "release",
+        "--stack",
+        rolling.stack,
+        "--image",
+        f"{REPO}:1.7.0",
+        "--yes",
+        env={**rolling.project.sandbox.env, "ROLLOUT_WEBHOOK_URL": "http://127.0.0.1:9/hook"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "webhook delivery failed (connection failed)" in result.stderr
+    assert "127.0.0.1:9" not in result.stderr  # the URL is a secret
+
+
+def test_a_rollback_whose_gate_fails_exits_1_and_notifies(rolling: Rolling) -> None:
+    webhook = ScriptedServer(lambda _r: (200, b"{}"))
+    rolling.app.faults = Faults(status=503, paths=("/health",))
+    try:
+        # test needs no approval: no --yes, no terminal.
+        result = rolling.project.rollout(
+            "rollback",
+            "--stack",
+            rolling.stack,
+            "--previous",
+            env={**rolling.project.sandbox.env, "ROLLOUT_WEBHOOK_URL": webhook.url},
+        )
+    finally:
+        rolling.app.faults = Faults()
+        webhook.stop()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gate failed: health gate 'flutter-app-live' fail" in result.stderr
+    (posted,) = [r.json() for r in webhook.received]
+    assert (posted["event"], posted["status"]) == ("rollback", "fail")
+    assert rolling.project.history(rolling.stack)[0]["result"] == "failed"
 
 
 def test_ctrl_c_during_a_real_up_puts_the_config_back_and_says_how_to_recover(rolling: Rolling) -> None:
