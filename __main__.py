@@ -5,6 +5,7 @@ import pulumi
 from components.addons import AddonsArgs, PlatformAddons
 from components.cluster import Cluster, ClusterArgs
 from components.environment import Environment, EnvironmentArgs
+from components.exposure import RouteContext
 from components.gating import GateContext
 from components.podspec import PodInputs
 from components.release import declare_release
@@ -16,6 +17,9 @@ config = settings.config
 for key in settings.missing_secrets:
     pulumi.log.warn(f"{key} is not set: the app runs without it (`pulumi config set --secret {key}`)")
 for name, app in config.apps.items():
+    for key in app.old_spellings:
+        new = key.replace("canary.", "expose.")
+        pulumi.log.warn(f"apps.{name}.{key} is the old spelling of apps.{name}.{new}: move it")
     if not (app.gate.url or config.prometheus_url):
         pulumi.log.warn(f"no health gate for app {name}: set apps.{name}.gate.url and/or prometheusUrl")
 
@@ -44,6 +48,9 @@ releases = {
             ),
             namespace=environment.namespace,
             gates=GateContext(namespace=config.namespace_name, prometheus_url=config.prometheus_url),
+            routing=RouteContext(
+                istio=config.has_istio, ingress_class=config.cluster.ingress_controller.class_name
+            ),
         ),
         opts=k8s_opts,
     )

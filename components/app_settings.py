@@ -19,6 +19,9 @@ from components.config_types import (
     Bool,
     ConfigModel,
     CpuQuantity,
+    DnsLabel,
+    GatewayRef,
+    Host,
     Image,
     IntOrPercent,
     MemoryQuantity,
@@ -150,17 +153,44 @@ class Canary(ConfigModel):
         100,
     ]
     """Weights `rollout release` walks through, a gate after each."""
-    hosts: list[Annotated[str, Field(pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]] = Field(
-        default_factory=list
-    )
-    """External hosts routed through ``gateways`` (the in-mesh Service host is always routed)."""
-    gateways: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")]] = Field(default_factory=list)
-    """Istio Gateways as namespace/name."""
+    hosts: list[Host] = Field(default_factory=list)
+    """The old spelling of ``expose.hosts``, still read (see AppSettings.exposure)."""
+    gateways: list[GatewayRef] = Field(default_factory=list)
+    """The old spelling of ``expose.gateways``, still read (see AppSettings.exposure)."""
 
     @model_validator(mode="after")
     def _weight_needs_an_image(self) -> Canary:
         if self.weight and self.image is None:
             raise NestedProblems([(("weight",), f"is {self.weight} but no canary.image is set")])
+        return self
+
+
+class Expose(ConfigModel):
+    """How users reach the app: its external hosts, routed to the Service that serves live
+    traffic (README "Exposure"). With Istio a VirtualService bound to ``gateways``; without it a
+    Kubernetes Ingress of the cluster's ingress controller (``cluster.ingressController``)."""
+
+    hosts: Annotated[list[Host], Field(min_length=1)]
+    """Host names routed to the live Service (blue/green: the one whose selector the switch flips)."""
+    gateways: Annotated[list[GatewayRef], Field(min_length=1)] | None = None
+    """Istio only: Gateways as namespace/name; unset means the stack's own istio-ingress/public."""
+    preview_hosts: list[Host] = Field(default_factory=list)
+    """Blue/green only: host names routed to the preview Service (the idle colour)."""
+    tls_secret: DnsLabel | None = None
+    """Ingress only: a kubernetes.io/tls Secret in the app's namespace for ``hosts`` and
+    ``previewHosts`` (with Istio the Gateway terminates TLS: cluster.addons.ingressTlsSecret)."""
+
+    @model_validator(mode="after")
+    def _hosts_once(self) -> Expose:
+        seen: set[str] = set()
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for key, hosts in (("hosts", self.hosts), ("previewHosts", self.preview_hosts)):
+            for index, host in enumerate(hosts):
+                if host in seen:
+                    problems.append(((key, index), f"{host} is listed twice; a host routes to one Service"))
+                seen.add(host)
+        if problems:
+            raise NestedProblems(problems)
         return self
 
 
@@ -235,6 +265,8 @@ class AppSettings(ConfigModel):
     blue_green: BlueGreen = BlueGreen()
     canary: Canary = Canary()
     gate: GateSettings = GateSettings()
+    expose: Expose | None = None
+    """How users reach the app; unset: no route (the Services stay ClusterIP only)."""
 
     @field_validator("image")
     @classmethod
@@ -316,6 +348,61 @@ class AppSettings(ConfigModel):
         if strategy is not None and strategy != wanted:
             raise ValueError(f"is set but strategy is {strategy}, not {wanted}")
         return value
+
+    @field_validator("expose")
+    @classmethod
+    def _preview_hosts_need_a_preview(cls, value: Expose | None, info: ValidationInfo) -> Expose | None:
+        strategy = info.data.get("strategy")
+        if value is not None and value.preview_hosts and strategy is not None and strategy != "blue-green":
+            raise NestedProblems(
+                [
+                    (
+                        ("previewHosts",),
+                        f"is for strategy blue-green (its preview Service); strategy is {strategy}",
+                    )
+                ]
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_spelling_of_exposure(self) -> AppSettings:
+        # canary.hosts / canary.gateways are the old spelling of expose.hosts / expose.gateways.
+        # They are still read, so that a rollback to a version recorded before `expose` existed
+        # restores a config this program accepts; a stack may not use both spellings.
+        if self.expose is not None:
+            problems = [
+                (
+                    tuple(key.split(".")),
+                    f"is the old spelling of expose.{key.split('.')[1]}; remove it (expose is set)",
+                )
+                for key in self.old_spellings
+            ]
+            if problems:
+                raise NestedProblems(problems)
+        if self.canary.gateways and not self.canary.hosts:
+            raise NestedProblems(
+                [
+                    (
+                        ("canary", "gateways"),
+                        "is set without canary.hosts: nothing would be routed; set expose.hosts",
+                    )
+                ]
+            )
+        return self
+
+    @property
+    def exposure(self) -> Expose | None:
+        """The app's exposure, from ``expose`` or its old spelling ``canary.hosts/gateways``."""
+        if self.expose is not None:
+            return self.expose
+        if self.canary.hosts:
+            return Expose(hosts=self.canary.hosts, gateways=self.canary.gateways or None)
+        return None
+
+    @property
+    def old_spellings(self) -> list[str]:
+        """Keys of the app set in an old spelling (``canary.hosts``), to warn about."""
+        return [f"canary.{key}" for key in ("hosts", "gateways") if getattr(self.canary, key)]
 
     @property
     def canary_running(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pulumi
 
 from components.app_settings import Colour
+from components.exposure import declare_routes
 from components.gating import GateTarget, declare_gate
 from components.names import preview_service_name
 from components.workload import (
@@ -86,6 +87,8 @@ class BlueGreenRelease(pulumi.ComponentResource):
             depends_on=[deployments[plan.active], live],
         )
         declare_disruption_budget(name, args, selector_labels(app_name), child)
+        # Users reach the live Service by name: the switch above flips its selector, never the route.
+        declare_routes(self, name, args, {app_name: live, preview_service_name(app_name): preview})
         self.service_name = live.metadata.name
         self.preview_service_name = preview.metadata.name
         self.register_outputs(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pulumi
 
 from components import istio
+from components.exposure import gateways
 from components.gating import CANARY_HEADERS, GateTarget, declare_gate
 from components.workload import (
     WorkloadArgs,
@@ -38,14 +39,12 @@ def routing(args: WorkloadArgs) -> tuple[istio.DestinationRuleSpec, istio.Virtua
         subsets=[istio.Subset(track, track_selector(app_name, track)) for track in TRACKS],
         traffic_policy=istio.TrafficPolicy(istio.LoadBalancerSettings("LEAST_REQUEST")),
     )
-    # Retry only failures that never reached the app: retrying 5xx would hide canary errors
-    # from the gate's error rate.
-    retries = istio.HTTPRetry(
-        attempts=2, per_try_timeout="10s", retry_on="connect-failure,refused-stream,unavailable"
-    )
+    retries = istio.SAFE_RETRIES
+    exposure = app.exposure
     service = istio.VirtualServiceSpec(
-        hosts=[app_name, *app.canary.hosts],
-        gateways=[*app.canary.gateways, "mesh"] if app.canary.gateways else [],
+        # The in-mesh Service host always; the external hosts through their Gateways.
+        hosts=[app_name, *(exposure.hosts if exposure else [])],
+        gateways=[*gateways(exposure), "mesh"] if exposure else [],
         # The header route exists while a canary runs: without canary pods it could only 503.
         http=[
             *(

@@ -95,6 +95,16 @@ class Addons(ConfigModel):
     """kubernetes.io/tls Secret in istio-ingress with the public certificate (e.g. from cert-manager)."""
 
 
+class IngressController(ConfigModel):
+    """The cluster's Kubernetes ingress controller, which serves the apps' Ingresses where the
+    cluster has no Istio (dev and test on an existing cluster)."""
+
+    class_name: DnsLabel = "nginx"
+    """IngressClass of the Ingresses (``spec.ingressClassName``)."""
+    namespace: DnsLabel = "ingress-nginx"
+    """Where the controller's pods run: the NetworkPolicy admits them to the apps."""
+
+
 class ClusterSettings(ConfigModel):
     """Where the stack deploys: a new EKS cluster, or an existing cluster by kubeconfig context."""
 
@@ -109,6 +119,8 @@ class ClusterSettings(ConfigModel):
     node_groups: dict[DnsLabel, NodeGroup] = Field(default_factory=dict)
     ecr_repository: DnsLabel = "flutter-app"
     addons: Addons
+    ingress_controller: IngressController = IngressController()
+    """Without Istio: the controller that serves the apps' Ingresses."""
 
     @model_validator(mode="after")
     def _eks_has_nodes(self) -> ClusterSettings:

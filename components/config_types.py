@@ -23,6 +23,7 @@ from components.validation import (
     check_cpu,
     check_dns1035_label,
     check_dns_label,
+    check_host,
     check_memory,
     parse_image,
     parse_quantity,
@@ -37,6 +38,10 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 DnsLabel = Annotated[str, AfterValidator(check_dns_label)]
 Dns1035Label = Annotated[str, AfterValidator(check_dns1035_label)]
 """A name that also names a Service: a letter first."""
+Host = Annotated[str, AfterValidator(check_host)]
+"""An external host name users reach an app by (app.example.com, *.example.com)."""
+GatewayRef = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+"""An Istio Gateway as namespace/name (istio-ingress/public)."""
 
 
 def _quantity(value: str) -> str:

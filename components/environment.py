@@ -1,4 +1,5 @@
-"""Environment: the namespace of one stack, its app ConfigMap and Secret, quota and limits."""
+"""Environment: the namespace of one stack, its app ConfigMap and Secret, quota, limits and
+NetworkPolicies."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.app_env import CONFIG_MAP_ENV
+from components.network_policy import policy_specs
 from components.podspec import standard_labels
 from components.profiles import CONTAINER_LIMITS
 from components.settings import PROJECT, StackSettings
@@ -101,6 +103,13 @@ class Environment(pulumi.ComponentResource):
                     "podTargetLabels": ["app", "version"],
                     "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
                 },
+                opts=child,
+            )
+        for policy_name, spec in policy_specs(settings).items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy_name.removeprefix(PROJECT + '-')}",
+                metadata=metadata(policy_name),
+                spec=spec,
                 opts=child,
             )
         k8s.core.v1.LimitRange(

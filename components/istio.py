@@ -98,6 +98,13 @@ class HTTPRoute:
     retries: HTTPRetry | None = None
 
 
+# Retry only failures that never reached the app: retrying 5xx would hide a release's errors from
+# the gate's error rate.
+SAFE_RETRIES = HTTPRetry(
+    attempts=2, per_try_timeout="10s", retry_on="connect-failure,refused-stream,unavailable"
+)
+
+
 @dataclass(frozen=True)
 class VirtualServiceSpec:
     hosts: list[str]

@@ -30,6 +30,7 @@ from components.config_types import (
     TextInt,
 )
 from components.names import derived_names, name_problem
+from components.network_settings import NetworkPolicySettings
 from components.profiles import (
     CLUSTER_DEFAULTS,
     ENVIRONMENTS,
@@ -56,7 +57,9 @@ GATE_SECRET_KEYS: Final = ("prometheusToken", "gateWebhookUrl")
 SECRET_KEYS: Final[dict[str, str]] = SECRET_ENV
 CREDENTIAL_KEYS: Final = (*SECRET_KEYS, *GATE_SECRET_KEYS)
 # Keys whose stack value is YAML structure; the engine hands them to the program as JSON text.
-_STRUCTURED_KEYS: Final = frozenset({"apps", "cluster", "logSinks", "namespaceQuota", "reportThresholds"})
+_STRUCTURED_KEYS: Final = frozenset(
+    {"apps", "cluster", "logSinks", "namespaceQuota", "networkPolicy", "reportThresholds"}
+)
 # Namespaces the stack must never declare (and so own, and delete with the stack): Kubernetes' own,
 # and the add-ons'.
 RESERVED_NAMESPACES: Final = frozenset(
@@ -112,6 +115,8 @@ class StackSettings(ConfigModel):
     cluster: ClusterSettings
     namespace_quota: NamespaceQuota
     """The namespace's ResourceQuota (defaults per environment: components/profiles.py)."""
+    network_policy: NetworkPolicySettings = NetworkPolicySettings()
+    """The namespace's NetworkPolicies: ingress denied except from what they admit."""
     apps: Annotated[dict[Dns1035Label, AppSettings], Field(min_length=1)]
     """Declared after environment, cluster and namespaceQuota: its checks read them."""
     report_thresholds: dict[str, Any] = Field(default_factory=dict)
@@ -141,6 +146,8 @@ class StackSettings(ConfigModel):
                     "(or external)",
                 )
             )
+        if cluster is not None:
+            problems += _exposure_problems(apps, cluster)
         if quota is not None and (over := quota.exceeded(peak_usage(apps.values()))):
             problems.append(
                 (
@@ -176,8 +183,49 @@ class StackSettings(ConfigModel):
         return any(app.strategy == "canary" for app in self.apps.values())
 
     @property
+    def has_istio(self) -> bool:
+        """The cluster runs Istio (installed by the stack or external): routes are VirtualServices."""
+        return self.cluster.addons.istio != "none"
+
+    @property
     def namespace_name(self) -> str:
         return self.namespace or f"{PROJECT}-{self.environment}"
+
+
+def _exposure_problems(
+    apps: Mapping[str, AppSettings], cluster: ClusterSettings
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """What an app's exposure asks of the cluster that it does not have, and a host routed twice."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    first: dict[str, str] = {}
+    for name, app in apps.items():
+        expose = app.expose
+        if expose is not None and cluster.addons.istio == "none" and expose.gateways is not None:
+            problems.append(
+                (
+                    (name, "expose", "gateways"),
+                    "needs Istio, and cluster.addons.istio is false: without Istio the app gets a Kubernetes "
+                    "Ingress (cluster.ingressController); remove gateways",
+                )
+            )
+        if expose is not None and cluster.addons.istio != "none" and expose.tls_secret is not None:
+            problems.append(
+                (
+                    (name, "expose", "tlsSecret"),
+                    "is for an Ingress; with Istio the Gateway terminates TLS with cluster.addons.ingressTlsSecret",
+                )
+            )
+        exposure = app.exposure
+        for host in [*exposure.hosts, *exposure.preview_hosts] if exposure else []:
+            if host in first and first[host] != name:
+                problems.append(
+                    (
+                        (name, "expose"),
+                        f"routes {host}, which app {first[host]} routes too; a host reaches one app",
+                    )
+                )
+            first.setdefault(host, name)
+    return problems
 
 
 @dataclass(frozen=True)

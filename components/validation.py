@@ -222,3 +222,34 @@ def check_dns1035_label(value: str) -> str:
     if problem := dns1035_label_problem(value):
         raise ValueError(problem)
     return value
+
+
+# Host names as an Ingress rule (networking/validation: IsDNS1123Subdomain, a wildcard only as the
+# whole first label, never an IP address) and an Istio VirtualService bound to a Gateway take them.
+MAX_HOST = 253
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+_IPV4 = re.compile(r"^[0-9]+(\.[0-9]+){3}$")
+
+
+def host_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an external host name (app.example.com, *.example.com), or None."""
+    if len(value) > MAX_HOST:
+        return f"is {len(value)} characters; a host name has at most {MAX_HOST}"
+    if _IPV4.fullmatch(value):
+        return "is an IP address; routes select requests by host name: use a DNS name such as app.example.com"
+    if not _HOST.fullmatch(value):
+        return (
+            "expected a fully qualified lowercase host name such as app.example.com (a-z, 0-9, '-' and "
+            "'.', at least one dot; '*.' first for a wildcard)"
+        )
+    long = [label for label in value.split(".") if len(label) > MAX_LABEL]
+    if long:
+        return f"its label '{long[0]}' is {len(long[0])} characters; a DNS label has at most {MAX_LABEL}"
+    return None
+
+
+def check_host(value: str) -> str:
+    """An external host name, or ValueError."""
+    if problem := host_problem(value):
+        raise ValueError(problem)
+    return value

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.app_settings import AppSettings
+from components.exposure import RouteContext, declare_routes
 from components.gating import GateContext, GateTarget, declare_gate
 from components.names import track_name, version_label
 from components.podspec import PORT_NAME, PodInputs, pod_template, standard_labels
@@ -27,6 +28,8 @@ class WorkloadArgs:
     """Namespace of every object (an Output of the Environment's Namespace, so it comes first)."""
     gates: GateContext
     """Where the app's health gates look."""
+    routing: RouteContext
+    """How the cluster routes external hosts to the app (VirtualService or Ingress)."""
 
 
 def selector_labels(app_name: str) -> dict[str, str]:
@@ -165,6 +168,7 @@ class Workload(pulumi.ComponentResource):
             name, args, service_name=app_name, selector=selector, role="service", opts=child
         )
         declare_disruption_budget(name, args, selector, child)
+        declare_routes(self, name, args, {app_name: service})
         if args.app.autoscaling:
             declare_autoscaler(name, args, app_name, child)
         # The provider waits for the rollout to be ready before the gate starts.

@@ -34,17 +34,24 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-ENVIRONMENT_KINDS = ["Namespace", "ResourceQuota", "LimitRange", "ConfigMap"]
+ENVIRONMENT_KINDS = [
+    "Namespace",
+    "ResourceQuota",
+    "LimitRange",
+    "ConfigMap",
+    "NetworkPolicy",
+    "NetworkPolicy",
+]
 STACK_KINDS = {
-    "dev": ["Service", "Deployment", "PodDisruptionBudget"],
-    "test": ["Service", "Deployment", "PodDisruptionBudget", "PodMonitor"],
+    "dev": ["Service", "Deployment", "PodDisruptionBudget", "Ingress"],
+    "test": ["Service", "Deployment", "PodDisruptionBudget", "Ingress", "PodMonitor"],
     "staging": [
         *("Service", "Deployment", "Deployment", "PodDisruptionBudget", "DestinationRule", "VirtualService"),
         *("PodMonitor", "Gateway"),
     ],
     "production": [
         *("Service", "Service", "Deployment", "Deployment", "PodDisruptionBudget"),
-        *("PodMonitor", "Gateway"),
+        *("VirtualService", "VirtualService", "PodMonitor", "Gateway"),
     ],
 }
 # No schema for the Prometheus Operator's CRDs is available offline (the Kubernetes and Istio
@@ -127,7 +134,7 @@ def test_render_is_deterministic(tmp_path: Path, rendered: Path) -> None:
 def test_stdout_shows_the_resource_tree_and_stderr_the_warnings(tmp_path: Path) -> None:
     code, stdout, stderr = rollout("--cwd", str(ROOT), "render", "--stack", "dev", "--out", str(tmp_path))
     assert code == 0
-    assert "dev: 13 resources, 7 Kubernetes objects" in stdout
+    assert "dev: 16 resources, 10 Kubernetes objects" in stdout
     assert "└─ flutter-app:platform:Workload  flutter-app" in stdout
     assert "   ├─ kubernetes:apps/v1:Deployment  flutter-app-deployment" in stdout
     assert "warning: dev: flutter-app:firebaseApiKey is not set" in stderr
@@ -241,7 +248,7 @@ def test_python_m_rollout_and_console_script_run_the_same_cli(tmp_path: Path) ->
             check=False,
         )
         assert result.returncode == 0, result.stderr
-        assert "dev: 13 resources" in result.stdout
+        assert "dev: 16 resources" in result.stdout
 
 
 def test_every_project_stack_passes_the_policy_pack(rendered: Path) -> None:

@@ -66,7 +66,9 @@ def test_a_branch_tag_passes_in_test_but_not_in_staging(project: Path) -> None:
 def test_a_production_canary_at_one_replica_passes_and_its_routes_are_checked(project: Path) -> None:
     def canary(config: dict[str, Any]) -> None:
         config["flutter-app:apps"]["flutter-app"].update(
-            strategy="canary", canary={"image": "ghcr.io/example/flutter-app:1.5.0", "weight": 5}
+            strategy="canary",
+            canary={"image": "ghcr.io/example/flutter-app:1.5.0", "weight": 5},
+            expose={"hosts": ["app.example.com"]},  # previewHosts are blue/green's
         )
 
     edit_stack(project, "production", canary)

@@ -141,6 +141,42 @@ FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
             },
         ),
     ),
+    "expose": (
+        st.fixed_dictionaries(
+            {
+                "hosts": st.lists(
+                    _pick("app.example.com", "*.apps.example.com", "web-1.example.org"),
+                    min_size=1,
+                    max_size=2,
+                    unique=True,
+                )
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "hosts": st.one_of(
+                    st.lists(
+                        _pick(
+                            "App.example.com",
+                            "10.0.0.1",
+                            "localhost",
+                            "a." + "b" * 64 + ".com",
+                            "*",
+                            "a..b",
+                            "x" * 250 + ".com",
+                        ),
+                        max_size=2,
+                    ),
+                    _pick("app.example.com", 7),
+                )
+            },
+            optional={
+                "previewHosts": st.lists(_pick("preview.example.com", "app.example.com"), max_size=1),
+                "gateways": _pick(["istio-ingress/public"], ["public"], []),
+                "tlsSecret": _pick("app-tls", "App_TLS"),
+            },
+        ),
+    ),
 }
 names = (
     st.from_regex(r"[a-z]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True),

@@ -232,7 +232,9 @@ def test_plaintext_credential_in_stack_file_is_rejected(project: Path) -> None:
 def test_autoscaled_app_leaves_replicas_to_the_hpa(project: Path) -> None:
     def autoscale(config: dict) -> None:
         config["flutter-app:apps"]["flutter-app"].update(
-            strategy="rolling", autoscaling={"minReplicas": 6, "maxReplicas": 12}
+            strategy="rolling",
+            autoscaling={"minReplicas": 6, "maxReplicas": 12},
+            expose={"hosts": ["app.example.com"]},  # previewHosts are blue/green's
         )
 
     edit_stack(project, "production", autoscale)

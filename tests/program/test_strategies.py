@@ -102,12 +102,10 @@ def test_no_canary_image_means_no_canary_pods_and_no_canary_traffic() -> None:
 
 
 def test_canary_binds_to_gateway_and_hosts_from_config(project: Path) -> None:
-    set_app(
-        project, "staging", canary={"hosts": ["staging.example.com"], "gateways": ["istio-ingress/public"]}
-    )
+    set_app(project, "staging", expose={"hosts": ["staging.example.com"], "gateways": ["edge/public"]})
     spec = named(run_stack(project, "staging"), "VirtualService", "flutter-app")["spec"]
     assert spec["hosts"] == ["flutter-app", "staging.example.com"]
-    assert spec["gateways"] == ["istio-ingress/public", "mesh"]
+    assert spec["gateways"] == ["edge/public", "mesh"]
 
 
 # --- blue/green -------------------------------------------------------------------------------

@@ -224,6 +224,33 @@ def _service(manifest: Manifest, where: str) -> list[str]:
     return problems
 
 
+_IPV4 = re.compile(r"[0-9]+(\.[0-9]+){3}")
+
+
+def _ingress(manifest: Manifest, where: str) -> list[str]:
+    """networking/validation: ValidateIngressSpec's host and backend rules."""
+    problems = []
+    spec = manifest.get("spec") or {}
+    for rule in spec.get("rules") or []:
+        host = rule.get("host")
+        if host is not None:
+            name = host.removeprefix("*.")
+            if (
+                "*" in name
+                or _IPV4.fullmatch(host)
+                or len(host) > 253
+                or not _DNS1123_SUBDOMAIN.fullmatch(name)
+                or any(len(label) > 63 for label in name.split("."))
+            ):
+                problems.append(f"{where}: host {host!r} is not a DNS-1123 subdomain (a wildcard first only)")
+        for path in (rule.get("http") or {}).get("paths") or []:
+            service = (path.get("backend") or {}).get("service") or {}
+            name = service.get("name", "")
+            if len(name) > 63 or not _DNS1035_LABEL.fullmatch(name):
+                problems.append(f"{where}: backend service {name!r} is not a DNS-1035 label")
+    return problems
+
+
 def _quota(manifest: Manifest, where: str) -> list[str]:
     problems = []
     for name, text in ((manifest.get("spec") or {}).get("hard") or {}).items():
@@ -255,6 +282,7 @@ def _configmap(manifest: Manifest, where: str) -> list[str]:
 _KIND_CHECKS: dict[str, Callable[[Manifest, str], list[str]]] = {
     "Deployment": _deployment,
     "Service": _service,
+    "Ingress": _ingress,
     "ResourceQuota": _quota,
     "HorizontalPodAutoscaler": _hpa,
     "ConfigMap": _configmap,
