@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from rollout.exit_codes import CommandError
 from rollout.interaction import Terminal
 from rollout.services import Services
 from tests.release import fixtures as fx
-from tests.support.app import Received, ScriptedServer
 from tests.support.project import ROOT
 
 FAKE = Path(__file__).parent / "fakecli" / "fake_pulumi.py"
@@ -179,15 +178,3 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCli:
     ):
         monkeypatch.delenv(name, raising=False)
     return cli
-
-
-@pytest.fixture
-def webhook() -> Iterator[ScriptedServer]:
-    """A real webhook receiver on loopback that answers 200."""
-
-    def ok(_request: Received) -> tuple[int, bytes]:
-        return 200, b"{}"
-
-    server = ScriptedServer(ok)
-    yield server
-    server.stop()
