@@ -137,7 +137,10 @@ def declare_routes(
         return [
             k8s.networking.v1.Ingress(
                 f"{name}-ingress",
-                metadata=metadata(app_name),
+                # The provider would otherwise wait (10 minutes, then fail) until the controller
+                # publishes an address in status.loadBalancer, which some controllers never do and
+                # which says nothing about the app: the health gate probes the URL users reach.
+                metadata={**metadata(app_name), "annotations": {"pulumi.com/skipAwait": "true"}},
                 spec=ingress_spec(found, args.routing.ingress_class, exposure.tls_secret),
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=list(services.values())),
             )

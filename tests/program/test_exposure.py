@@ -152,6 +152,8 @@ def test_without_istio_blue_green_gets_one_ingress_for_live_and_preview_hosts(pr
     assert not of_kind(run, "VirtualService")
     ingress = of_kind(run, "Ingress")[APP]
     assert ingress["spec"]["ingressClassName"] == "traefik"
+    # `pulumi up` does not wait for the controller to publish an address; the gate probes the URL.
+    assert ingress["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
     assert ingress["spec"]["tls"] == [
         {"hosts": ["app.example.com", "preview.app.example.com"], "secretName": "app-tls"}
     ]
