@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+from pulumi_aws.provider import Provider as AwsProvider
 
 from components.cluster_settings import ClusterSettings
 from components.eks import EksCluster, EksClusterArgs
@@ -44,7 +44,7 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_name = self.kubeconfig = self.ecr_repository_url = None
         if settings.mode == "eks":
             tags = {"project": PROJECT, "environment": args.environment, "managed-by": "pulumi"}
-            aws_provider = aws.Provider(
+            aws_provider = AwsProvider(
                 f"{name}-aws",
                 region=settings.region,
                 default_tags={"tags": tags},

@@ -10,7 +10,10 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
+
+# Submodules, never the package root: mypy skips pulumi_aws itself (pyproject.toml, why there).
+from pulumi_aws import ec2, ecr, eks, iam, kms
+from pulumi_aws.get_availability_zones import GetAvailabilityZonesResult, get_availability_zones_output
 
 from components.cluster_settings import ClusterSettings
 
@@ -57,7 +60,7 @@ def subnet_cidrs(cidr: str) -> tuple[list[str], list[str]]:
 
 
 def _assume_role_policy(service: str) -> pulumi.Output[str]:
-    return aws.iam.get_policy_document_output(
+    return iam.get_policy_document_output(
         statements=[
             {
                 "actions": ["sts:AssumeRole"],
@@ -69,11 +72,11 @@ def _assume_role_policy(service: str) -> pulumi.Output[str]:
 
 def _role(
     prefix: str, service: str, policies: tuple[str, ...], opts: pulumi.ResourceOptions
-) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+) -> tuple[iam.Role, list[iam.RolePolicyAttachment]]:
     """A role ``service`` may assume, with the given AWS-managed policies attached."""
-    role = aws.iam.Role(f"{prefix}-role", assume_role_policy=_assume_role_policy(service), opts=opts)
+    role = iam.Role(f"{prefix}-role", assume_role_policy=_assume_role_policy(service), opts=opts)
     attachments = [
-        aws.iam.RolePolicyAttachment(
+        iam.RolePolicyAttachment(
             f"{prefix}-{policy}", role=role.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=opts
         )
         for policy in policies
@@ -116,7 +119,7 @@ def kubeconfig(
     return pulumi.Output.secret(pulumi.Output.all(name, endpoint, ca).apply(build))
 
 
-def _zone(zones: pulumi.Output[aws.GetAvailabilityZonesResult], index: int) -> pulumi.Output[str]:
+def _zone(zones: pulumi.Output[GetAvailabilityZonesResult], index: int) -> pulumi.Output[str]:
     return zones.names.apply(lambda names: names[index])
 
 
@@ -136,14 +139,14 @@ class EksCluster(pulumi.ComponentResource):
         public_subnets, private_subnets = self._network(name, settings, child)
 
         cluster_role, attachments = _role(f"{name}-cluster", "eks.amazonaws.com", CLUSTER_POLICIES, child)
-        secrets_key = aws.kms.Key(
+        secrets_key = kms.Key(
             f"{name}-secrets-key",
             description=f"{name}: envelope encryption of Kubernetes Secrets",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             opts=child,
         )
-        cluster = aws.eks.Cluster(
+        cluster = eks.Cluster(
             f"{name}-eks",
             version=settings.kubernetes_version,
             role_arn=cluster_role.arn,
@@ -163,7 +166,7 @@ class EksCluster(pulumi.ComponentResource):
 
         node_role, node_attachments = _role(f"{name}-node", "ec2.amazonaws.com", NODE_POLICIES, child)
         for group_name, group in settings.node_groups.items():
-            aws.eks.NodeGroup(
+            eks.NodeGroup(
                 f"{name}-nodes-{group_name}",
                 cluster_name=cluster.name,
                 node_role_arn=node_role.arn,
@@ -182,10 +185,10 @@ class EksCluster(pulumi.ComponentResource):
             )
 
         issuer = cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"])
-        oidc = aws.iam.OpenIdConnectProvider(
+        oidc = iam.OpenIdConnectProvider(
             f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
         )
-        repository = aws.ecr.Repository(
+        repository = ecr.Repository(
             f"{name}-ecr",
             name=settings.ecr_repository,
             image_tag_mutability="IMMUTABLE",
@@ -193,7 +196,7 @@ class EksCluster(pulumi.ComponentResource):
             encryption_configurations=[{"encryption_type": "KMS"}],
             opts=child,
         )
-        aws.ecr.LifecyclePolicy(
+        ecr.LifecyclePolicy(
             f"{name}-ecr-lifecycle", repository=repository.name, policy=json.dumps(ECR_LIFECYCLE), opts=child
         )
 
@@ -225,8 +228,8 @@ class EksCluster(pulumi.ComponentResource):
                 [pulumi.Output.from_input(s) for s in network.public_subnet_ids],
                 [pulumi.Output.from_input(s) for s in network.private_subnet_ids],
             )
-        zones = aws.get_availability_zones_output(state="available")
-        vpc = aws.ec2.Vpc(
+        zones = get_availability_zones_output(state="available")
+        vpc = ec2.Vpc(
             f"{name}-vpc",
             cidr_block=network.cidr,
             enable_dns_hostnames=True,
@@ -234,8 +237,8 @@ class EksCluster(pulumi.ComponentResource):
             tags={"Name": f"{name}-vpc"},
             opts=child,
         )
-        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
-        public_table = aws.ec2.RouteTable(
+        gateway = ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
+        public_table = ec2.RouteTable(
             f"{name}-public",
             vpc_id=vpc.id,
             routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],
@@ -247,7 +250,7 @@ class EksCluster(pulumi.ComponentResource):
         nat_ids: list[pulumi.Output[str]] = []
         for index in range(ZONES):
             zone = _zone(zones, index)
-            subnet = aws.ec2.Subnet(
+            subnet = ec2.Subnet(
                 f"{name}-public-{index}",
                 vpc_id=vpc.id,
                 cidr_block=public_cidrs[index],
@@ -256,19 +259,19 @@ class EksCluster(pulumi.ComponentResource):
                 tags={"Name": f"{name}-public-{index}", "kubernetes.io/role/elb": "1"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            ec2.RouteTableAssociation(
                 f"{name}-public-{index}", subnet_id=subnet.id, route_table_id=public_table.id, opts=child
             )
             public.append(subnet.id)
             if index == 0 or network.nat_gateway_per_zone:
-                address = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc", opts=child)
-                nat = aws.ec2.NatGateway(
+                address = ec2.Eip(f"{name}-nat-{index}", domain="vpc", opts=child)
+                nat = ec2.NatGateway(
                     f"{name}-nat-{index}", subnet_id=subnet.id, allocation_id=address.id, opts=child
                 )
                 nat_ids.append(nat.id)
         for index in range(ZONES):
             zone = _zone(zones, index)
-            subnet = aws.ec2.Subnet(
+            subnet = ec2.Subnet(
                 f"{name}-private-{index}",
                 vpc_id=vpc.id,
                 cidr_block=private_cidrs[index],
@@ -276,14 +279,14 @@ class EksCluster(pulumi.ComponentResource):
                 tags={"Name": f"{name}-private-{index}", "kubernetes.io/role/internal-elb": "1"},
                 opts=child,
             )
-            table = aws.ec2.RouteTable(
+            table = ec2.RouteTable(
                 f"{name}-private-{index}",
                 vpc_id=vpc.id,
                 routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_ids[min(index, len(nat_ids) - 1)]}],
                 tags={"Name": f"{name}-private-{index}"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            ec2.RouteTableAssociation(
                 f"{name}-private-{index}", subnet_id=subnet.id, route_table_id=table.id, opts=child
             )
             private.append(subnet.id)
