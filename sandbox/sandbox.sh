@@ -74,13 +74,17 @@ start() {
   mkdir -p "$STATE/backend" "$STATE/pulumi-home"
   local started; started=$(date +%s)
 
+  # kwok takes its default lifecycles or a full set: the defaults, plus the stand-in ingress controller.
+  for doc in "$here/kwokctl.yaml" "$bin/../stages/"*.yaml "$here/ingress-stage.yaml"; do
+    cat "$doc"; echo "---"
+  done >"$STATE/kwokctl.yaml"
   say "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on 127.0.0.1"
   KWOK_RUNTIME=binary KWOK_KUBE_VERSION="$KUBERNETES_VERSION" KWOK_ETCD_VERSION="${ETCD_VERSION#v}" \
     KWOK_ETCD_BINARY="$bin/etcd" KWOK_KUBE_APISERVER_BINARY="$bin/kube-apiserver" \
     KWOK_KUBE_CONTROLLER_MANAGER_BINARY="$bin/kube-controller-manager" \
     KWOK_KUBE_SCHEDULER_BINARY="$bin/kube-scheduler" KWOK_CONTROLLER_BINARY="$bin/kwok" \
     KWOK_KUBECTL_BINARY="$bin/kubectl" \
-    kwokctl create cluster --name "$NAME" --config "$here/kwokctl.yaml" \
+    kwokctl create cluster --name "$NAME" --config "$STATE/kwokctl.yaml" \
     --kubeconfig "$STATE/kubeconfig" --wait 120s >"$STATE/kwokctl.log" 2>&1 ||
     report_failure "the cluster did not start"
   kwokctl scale node --name "$NAME" --replicas "$NODES" >>"$STATE/kwokctl.log" 2>&1 ||

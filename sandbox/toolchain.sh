@@ -122,6 +122,16 @@ build_etcd() {
   run "$log" go build -trimpath -o "$out/bin/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
 }
 
+build_kwok_stages() {  # kwok's default node and pod lifecycles, as data: the sandbox adds a stage
+  # of its own (sandbox/ingress-stage.yaml), and kwok takes either its defaults or a full set.
+  local out=$1 log=$2 src
+  src=$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")/kustomize/stage
+  mkdir -p "$out/stages"
+  install -m 644 "$src/node/fast/node-initialize.yaml" "$src/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
+    "$src/pod/fast/pod-ready.yaml" "$src/pod/fast/pod-complete.yaml" "$src/pod/fast/pod-delete.yaml" "$out/stages/"
+  echo "copied kwok's default stages from $src" >>"$log"
+}
+
 build_kwok() {  # kwok (simulated nodes and pods) and kwokctl (runs the cluster's processes)
   local out=$1 log=$2
   run "$log" env GOBIN="$out/bin" go install -trimpath -ldflags "-s -w" \
@@ -133,25 +143,27 @@ command -v go >/dev/null || { say "go is not installed"; exit 1; }
 
 build etcd "$ETCD_VERSION" build_etcd
 build kwok "$KWOK_VERSION" build_kwok
+build kwok-stages "$KWOK_VERSION" build_kwok_stages
 build kubernetes-provider "$PULUMI_KUBERNETES_VERSION" build_kubernetes_provider
 build language-python "$PULUMI_LANGUAGE_PYTHON_VERSION" build_language_python
 build pulumi "$PULUMI_VERSION" build_pulumi
 build kubernetes "$KUBERNETES_VERSION" build_kubernetes
 
-# One bin directory for PATH, keyed by every pinned version. Hard links, not symbolic ones: the
+# One bin directory for PATH, keyed by every pinned version and this recipe. Hard links, not symbolic ones: the
 # CLI takes plugins next to its own executable as its bundled ones (no "using ... from $PATH"
 # warning), and the language host finds its executor script next to its own. The Kubernetes
 # provider is kept out of it (plugins/): the sandbox installs it as a versioned plugin instead.
-key=$(sha256sum "$here/versions.env" | cut -c1-12)
+key=$(cat "$here/versions.env" "$here/toolchain.sh" | sha256sum | cut -c1-12)
 dir="$CACHE/toolchain-$key"
 if [ ! -d "$dir" ]; then
   rm -rf "$dir.tmp"
-  mkdir -p "$dir.tmp/bin" "$dir.tmp/plugins"
+  mkdir -p "$dir.tmp/bin" "$dir.tmp/plugins" "$dir.tmp/stages"
   for c in "etcd-$ETCD_VERSION" "kwok-$KWOK_VERSION" "language-python-$PULUMI_LANGUAGE_PYTHON_VERSION" \
     "pulumi-$PULUMI_VERSION" "kubernetes-$KUBERNETES_VERSION"; do
     ln "$CACHE/components/$c/bin/"* "$dir.tmp/bin/"
   done
   ln "$(component kubernetes-provider "$PULUMI_KUBERNETES_VERSION")/bin/pulumi-resource-kubernetes" "$dir.tmp/plugins/"
+  ln "$(component kwok-stages "$KWOK_VERSION")/stages/"*.yaml "$dir.tmp/stages/"
   mv "$dir.tmp" "$dir"
 fi
 echo "$dir/bin"

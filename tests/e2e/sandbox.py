@@ -14,6 +14,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Mapping, Sequence
@@ -69,16 +70,25 @@ class Sandbox:
         check: bool = True,
         timeout: float = COMMAND_TIMEOUT_S,
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
+        # A session of its own, so that on a timeout the CLI and every plugin it started (language
+        # host, providers, policy pack) are stopped together, never left running.
+        with subprocess.Popen(
             list(argv),
             cwd=cwd,
-            input=input,
             env={**self.env, **(env or {})},
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
-        )
+            start_new_session=True,
+        ) as process:
+            try:
+                stdout, stderr = process.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                raise
+        result = subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
         if check and result.returncode != 0:
             raise SandboxError(completed(argv, result))
         return result
