@@ -5,11 +5,12 @@ transport. Tests pass their own; the CLI uses the process's."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gates.notify import Post
 from rollout.interaction import Terminal
+from rollout.offline.stackfile import cli_on_path
 from rollout.stacks import StackOpener, open_stack
 
 
@@ -20,3 +21,5 @@ class Services:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     post: Post | None = None
     """HTTP POST for notifications (default: requests.post)."""
+    cli_available: Callable[[], bool] = cli_on_path
+    """Whether a `pulumi` CLI can be run; without one, dry runs plan from the stack file."""

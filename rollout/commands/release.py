@@ -17,6 +17,7 @@ then the command stops with exit 1, the failing gate's message and a notificatio
 ``--rollback-on-failure`` then also redeploys the config of the version the release started from.
 ``--strategy`` must match the app's configured strategy (exit 2 otherwise): a release never
 changes how an app is deployed. Staging and production ask for approval unless ``--yes``.
+``--dry-run`` without a `pulumi` CLI on PATH plans from the stack file (Pulumi.<stack>.yaml).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from components.app_settings import AppSettings
 from components.config_types import Strategy
-from components.settings import DEFAULT_APP, PROJECT, parse_settings
+from components.settings import DEFAULT_APP, PROJECT, StackSettings, parse_settings
 from components.validation import ConfigError, parse_image
 from gates.report import mask
 from rollout.commands import rollback
@@ -35,6 +36,7 @@ from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, ConfigMap, secret_values
 from rollout.interaction import confirm, needs_approval
 from rollout.notifications import notify
+from rollout.offline.stackfile import file_settings
 from rollout.plan import PlanError, ReleasePlan, Step, plan_release, release_lines
 from rollout.services import Services
 from rollout.stacks import StackAccess, StackLockedError, UpFailedError, gate_report
@@ -108,24 +110,13 @@ def _run_step(access: StackAccess, step: Step, console: Console, secrets: list[s
     access.up(step.message, on_output=lambda line: console.note(mask(f"  | {line}", secrets)))
 
 
-def handle(args: argparse.Namespace, console: Console, services: Services | None = None) -> ExitCode:
-    services = services or Services()
-    try:
-        parse_image(args.image)
-    except ValueError as error:
-        raise CommandError(f"--image {args.image!r}: {error}") from None
-    access = services.open_stack(args.cwd, args.stack)
-    config = access.config()
-    secrets = secret_values(config)
-    try:
-        settings = parse_settings(plain_settings(config), stack=args.stack)
-    except ConfigError as error:
-        raise CommandError(mask(str(error), secrets)) from None
+def _plan(args: argparse.Namespace, console: Console, settings: StackSettings) -> ReleasePlan | None:
+    """The release plan, printed; None when the app already runs the image."""
     app_name = _choose_app(settings.apps, args.app)
     app = settings.apps[app_name]
     if app.image == args.image and not app.canary_running:
         console.print(f"{args.stack}: {app_name} already runs {args.image}; nothing to release")
-        return ExitCode.OK
+        return None
     try:
         plan = plan_release(
             app_name, app, args.image, strategy=args.strategy, scale_down_idle=args.scale_down_idle
@@ -134,6 +125,38 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
         raise CommandError(f"stack {args.stack}: {error}") from None
     for line in release_lines(plan):
         console.print(line)
+    return plan
+
+
+def _offline_dry_run(args: argparse.Namespace, console: Console) -> ExitCode:
+    """--dry-run without a `pulumi` CLI: the plan from the stack file's config."""
+    _plan(args, console, file_settings(args.cwd, args.stack))
+    console.note(
+        f"dry run: planned from Pulumi.{args.stack}.yaml, the stack's config as `pulumi config set` "
+        "writes it (no `pulumi` CLI on PATH, so the backend was not read: a config changed elsewhere, "
+        "e.g. by a release in progress, is not seen); nothing changed"
+    )
+    return ExitCode.OK
+
+
+def handle(args: argparse.Namespace, console: Console, services: Services | None = None) -> ExitCode:
+    services = services or Services()
+    try:
+        parse_image(args.image)
+    except ValueError as error:
+        raise CommandError(f"--image {args.image!r}: {error}") from None
+    if args.dry_run and not services.cli_available():
+        return _offline_dry_run(args, console)
+    access = services.open_stack(args.cwd, args.stack)
+    config = access.config()
+    secrets = secret_values(config)
+    try:
+        settings = parse_settings(plain_settings(config), stack=args.stack)
+    except ConfigError as error:
+        raise CommandError(mask(str(error), secrets)) from None
+    plan = _plan(args, console, settings)
+    if plan is None:
+        return ExitCode.OK
     if args.dry_run:
         console.note("dry run: nothing changed")
         return ExitCode.OK

@@ -3,7 +3,9 @@ restore the config a past update ran with, exactly, and `pulumi up` it.
 
 ``--previous`` targets the newest succeeded update older than the current one; ``--to`` a given
 version, which must be a succeeded update unless ``--force``. The plan (target, its message and
-commit, the config diff with secrets masked) is printed first; ``--dry-run`` stops there.
+commit, the config diff with secrets masked) is printed first; ``--dry-run`` stops there. Without a
+`pulumi` CLI on PATH a dry run cannot read history: it says so (exit 2) with what the stack file
+says runs now.
 Staging and production ask for approval unless ``--yes``; without a terminal the command refuses.
 
 The target's config is restored as it was recorded: plain values as plain, secrets as secrets
@@ -21,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from gates.report import mask
 from rollout.exit_codes import CommandError, ExitCode
-from rollout.history import ENVIRONMENT_KEY, ConfigMap, HistoryEntry, secret_values
+from rollout.history import ENVIRONMENT_KEY, ConfigMap, HistoryEntry, deployed_apps, secret_values
 from rollout.interaction import confirm, needs_approval
 from rollout.notifications import notify
+from rollout.offline.stackfile import file_config
 from rollout.plan import (
     ConfigDiff,
     PlanError,
@@ -181,8 +184,24 @@ def execute(access: StackAccess, plan: RollbackPlan, console: Console, services:
     return ExitCode.OK
 
 
+def _offline_dry_run(args: argparse.Namespace, console: Console) -> ExitCode:
+    """--dry-run without a `pulumi` CLI: what the stack file says runs now, and why no plan."""
+    which = "--previous" if args.previous else f"--to {args.to}"
+    deployed = "; ".join(app.summary() for app in deployed_apps(file_config(args.cwd, args.stack))) or "-"
+    console.print(f"rollback stack {args.stack} ({which}): cannot be planned here")
+    console.print(f"  now, per Pulumi.{args.stack}.yaml: {deployed}")
+    raise CommandError(
+        "rollback needs the stack's history: the versions and the config each update ran with, "
+        "which only the `pulumi` CLI reads from the stack's backend (`pulumi stack history`); no "
+        "`pulumi` is on PATH here, and the stack file holds the current config only. Install the "
+        "Pulumi CLI and log in to the stack's backend, then run this again; nothing was changed"
+    )
+
+
 def handle(args: argparse.Namespace, console: Console, services: Services | None = None) -> ExitCode:
     services = services or Services()
+    if args.dry_run and not services.cli_available():
+        return _offline_dry_run(args, console)
     access = services.open_stack(args.cwd, args.stack)
     plan = plan_rollback(access, previous=args.previous, to=args.to, force=args.force)
     for line in plan_lines(args.stack, plan):
