@@ -1,14 +1,16 @@
 """`rollout history --stack STACK [--json] [--limit N]`: the stack's updates newest first —
 version, kind, result, start time, duration, message, git commit, and what each deployed (images,
-canary weight, active colour), as a table or JSON. Reads history without ``--show-secrets``: no
+canary weight, active colour), as a table (drawn with rich at a terminal; plain aligned lines when
+stdout is not a terminal or NO_COLOR is set) or JSON. Reads history without ``--show-secrets``: no
 passphrase is needed and no secret value is ever read."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rollout.exit_codes import ExitCode
 from rollout.history import HistoryEntry, deployed_apps, entry_to_json
@@ -54,9 +56,13 @@ def format_duration(duration: timedelta | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def table(entries: list[HistoryEntry]) -> list[str]:
-    headers = ("VERSION", "KIND", "RESULT", "STARTED (UTC)", "DURATION", "COMMIT", "DEPLOYED", "MESSAGE")
-    rows = [
+HEADERS = ("VERSION", "KIND", "RESULT", "STARTED (UTC)", "DURATION", "COMMIT", "DEPLOYED", "MESSAGE")
+_RESULT_STYLE = {"succeeded": "green", "failed": "bold red", "in-progress": "yellow"}
+
+
+def rows(entries: list[HistoryEntry]) -> list[tuple[str, ...]]:
+    """One row of cells per entry, in HEADERS' order."""
+    return [
         (
             str(e.version),
             e.kind,
@@ -69,10 +75,33 @@ def table(entries: list[HistoryEntry]) -> list[str]:
         )
         for e in entries
     ]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def table(entries: list[HistoryEntry]) -> list[str]:
+    """Plain lines, columns aligned with spaces: for pipes, files and scripts (`awk '{print $1}'`)."""
+    cells = rows(entries)
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(HEADERS)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return lines
+
+
+def fancy(out: TextIO, env: Mapping[str, str]) -> bool:
+    """A rich table for a person at a terminal; plain lines for a pipe or with NO_COLOR set
+    (no-color.org: present and not empty)."""
+    return out.isatty() and not env.get("NO_COLOR")
+
+
+def print_rich_table(entries: list[HistoryEntry], out: TextIO) -> None:
+    # Imported here: only an interactive `rollout history` needs rich.
+    from rich.console import Console as RichConsole
+    from rich.table import Table
+
+    grid = Table(*HEADERS, header_style="bold", show_lines=False)
+    for cells in rows(entries):
+        style = _RESULT_STYLE.get(cells[2], "")
+        grid.add_row(*cells[:2], f"[{style}]{cells[2]}[/]" if style else cells[2], *cells[3:])
+    RichConsole(file=out, highlight=False).print(grid)
 
 
 def handle(args: argparse.Namespace, console: Console, services: Services | None = None) -> ExitCode:
@@ -85,6 +114,8 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
         console.print(json.dumps([entry_to_json(e) for e in entries], indent=2))
     elif not entries:
         console.note(f"stack {args.stack} has no history yet")
+    elif fancy(console.out, services.env):
+        print_rich_table(entries, console.out)
     else:
         for line in table(entries):
             console.print(line)
