@@ -162,21 +162,22 @@ class Ledger:
             self._interval = (statistics.median(gaps) if gaps else None,)
         return self._interval[0]
 
+    def _stale_after(self) -> float:
+        interval = self.scrape_interval()
+        return STALE_DEFAULT if interval is None else STALE_AFTER * interval
+
     def stale(self, now: float) -> float | None:
         """Seconds since the newest sample when that is longer than ``STALE_AFTER`` scrape
         intervals (the track stopped being scraped or serving), else None."""
         newest = self.newest()
         if newest is None:
             return None
-        interval = self.scrape_interval()
-        limit = STALE_DEFAULT if interval is None else STALE_AFTER * interval
         age = now - newest
-        return age if age > limit else None
+        return age if age > self._stale_after() else None
 
     def live(self, now: float) -> list[SeriesLog]:
         """Series with a current sample (not stale on their own), for alignment."""
-        interval = self.scrape_interval()
-        limit = STALE_DEFAULT if interval is None else STALE_AFTER * interval
+        limit = self._stale_after()
         return [log for log in self.series.values() if log.times and now - log.times[-1] <= limit]
 
     def total(self, window: Window, match: tuple[tuple[str, str], ...] = ()) -> float:

@@ -12,6 +12,7 @@ clock. ``build_runtime`` wires the real ones from a spec and its secrets.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -233,7 +234,7 @@ def _queries(runtime: GateRuntime, promqls: list[str]) -> dict[str, Callable[[],
     query = runtime.query
     if query is None:
         return {q: lambda: QueryResult(QueryOutcome.ERROR, (), "no Prometheus configured") for q in promqls}
-    return {q: (lambda q=q: query(q)) for q in dict.fromkeys(promqls)}  # type: ignore[misc]
+    return {q: functools.partial(query, q) for q in dict.fromkeys(promqls)}
 
 
 def _fetches(
@@ -243,10 +244,9 @@ def _fetches(
     answer only says whether it worked (the samples are in the ledger)."""
     sampler = runtime.samples
 
-    def fetch(series: str) -> QueryResult:
+    def fetch(ledger: Ledger, series: str) -> QueryResult:
         if sampler is None:
             return QueryResult(QueryOutcome.ERROR, (), "no Prometheus configured")
-        ledger = state.ledger(series)
         start, end = ledger.fetch_range(now)
         answer = sampler(series, start, end)
         if answer.outcome is QueryOutcome.ERROR:
@@ -254,7 +254,11 @@ def _fetches(
         ledger.merge(answer.series, end)
         return QueryResult(QueryOutcome.OK)
 
-    return {f"samples:{series}": (lambda series=series: fetch(series)) for series in dict.fromkeys(selectors)}  # type: ignore[misc]
+    # Ledgers are created here, before any thread runs: each fetch then touches only its own.
+    return {
+        f"samples:{series}": functools.partial(fetch, state.ledger(series), series)
+        for series in dict.fromkeys(selectors)
+    }
 
 
 def evaluate(
