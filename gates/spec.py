@@ -185,11 +185,13 @@ class LoadSpec(_Model):
 class GateSpec(_Model):
     """A health gate: evaluate every ``interval`` seconds for ``duration`` seconds.
 
-    ``mode: sequential`` (the default) judges ``error-rate`` checks with the sequential test and
-    holds through inconclusive evaluations (Prometheus down, no data) for up to ``max_hold``
-    seconds, extending the gate by the time held; ``mode: threshold`` is the gate as it was
-    before: every check against its limit each evaluation, ``failure_limit`` /
-    ``inconclusive_limit`` consecutive evaluations, default duration 60 s and inconclusive_limit 3.
+    ``mode: sequential`` (the default) judges ``error-rate`` and latency checks with sequential
+    tests on counts, passes early no sooner than ``min_duration``, keeps watching an undecided test
+    after ``duration`` up to ``max_duration`` (then ``on_undecided``), and holds through
+    inconclusive evaluations (Prometheus down, no data) for up to ``max_hold`` seconds, extending
+    the gate by the time held; ``mode: threshold`` is the gate as it was before: every check
+    against its limit each evaluation, ``failure_limit`` / ``inconclusive_limit`` consecutive
+    evaluations, default duration 60 s and inconclusive_limit 3.
     """
 
     name: str = "health-gate"

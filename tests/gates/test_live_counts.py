@@ -1,6 +1,7 @@
-"""The sequential tests' exact counts against a real Prometheus on 127.0.0.1 (scraping every
-second): raw samples through the gate's client, new series counted from zero, a counter reset
-corrected, and a latency regression judged by the share of slow requests."""
+"""The sequential tests against a real Prometheus on 127.0.0.1 (scraping every second): exact
+counts from raw samples through the gate's client (new series counted from zero, a counter reset
+corrected), a latency regression judged by the share of slow requests, and the gate's synthetic
+load giving a canary without users evidence."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
 
 from gates.counts import Ledger, Window
 from gates.prometheus import PrometheusClient
@@ -127,3 +129,41 @@ def test_sequential_latency_gate_fails_a_slow_canary(prometheus: Prometheus) -> 
     # 0.2 s is no bucket bound: requests slower than the next one, 0.25 s, count.
     assert report.verdict.reason.startswith("check p95: slower than 0.25 s 100 % (")
     assert "vs stable 1 % (0 of" in report.verdict.reason and "at least 3x worse" in report.verdict.reason
+
+
+def test_load_gives_a_quiet_canary_evidence(prometheus: Prometheus) -> None:
+    job = f"quiet-{os.getpid()}"
+    stable, canary = FaultyApp(), FaultyApp()
+    try:
+        stable.start_traffic()
+        canary.faults.error_every = 2  # half of whatever reaches it answers 500; no users do
+        requests.get(
+            f"{canary.url}/api", timeout=5
+        ).close()  # its series exist (scraped) before the gate starts
+        versioned(prometheus, job, {"stable": stable, "canary": canary})
+        spec = parse_spec(
+            {
+                "interval": 1,
+                "duration": 6,
+                "max_duration": 12,
+                "failure_limit": 100,  # the probe fails half the time too: judge the counts only
+                "probes": [{"url": f"{canary.url}/health", "timeout": 2}],
+                "load": {"rate": 20, "path": "/api"},
+                "prometheus": {"url": prometheus.url, "timeout": 2},
+                "checks": [
+                    {"name": "errors", "template": "error-rate", "params": {"job": job, "version": "canary"}}
+                ],
+            }
+        )
+        report = run_gate(spec, build_runtime(spec, Secrets()))
+    finally:
+        prometheus.forget(job)
+        for app in (stable, canary):
+            app.stop()
+    assert report.verdict.status == "fail", report.verdict.reason
+    assert report.verdict.reason.startswith("check errors: error rate ")
+    assert "at least 3x worse" in report.verdict.reason
+    assert report.load is not None and report.load.answered.get("5xx", 0) > 0
+    # More canary requests were counted than the gate's own probes (one an evaluation) sent.
+    decided = report.evaluations[-1].sequential[0]
+    assert decided.canary_requests > 3 * len(report.evaluations)
