@@ -11,7 +11,8 @@
 # Progress and errors go to stderr. What runs: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler and kwok's controller (nodes Ready, pods Running without a kubelet), started and
 # stopped by kwokctl, which records their PIDs; the Istio networking and PodMonitor CRDs the stacks
-# use; a file backend for Pulumi with passphrase-encrypted secrets. docs/sandbox.md has the details.
+# use; a file backend for Pulumi with passphrase-encrypted secrets; a stand-in app for the gates to
+# probe ($SANDBOX_APP_URL). docs/sandbox.md has the details.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -110,6 +111,15 @@ start() {
     --file "$bin/../plugins/pulumi-resource-kubernetes" >>"$STATE/kwokctl.log" 2>&1 ||
     die "installing the kubernetes provider plugin failed (log: $STATE/kwokctl.log)"
 
+  # A stand-in for the app behind the stacks' gates: kwok's pods answer nothing, so a stack's gate
+  # URL can point here (it answers GET /health and /ready with 200).
+  mkdir -p "$STATE/app"
+  echo ok >"$STATE/app/health"
+  echo ok >"$STATE/app/ready"
+  local port; port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  python3 -m http.server "$port" --bind 127.0.0.1 --directory "$STATE/app" >"$STATE/app.log" 2>&1 &
+  echo $! >"$STATE/app.pid"
+
   {
     printf 'export PATH=%q:"$PATH"\n' "$bin"
     printf 'export KUBECONFIG=%q\n' "$STATE/kubeconfig"
@@ -117,6 +127,7 @@ start() {
     printf 'export PULUMI_BACKEND_URL=%q\n' "file://$STATE/backend"
     printf 'export PULUMI_SKIP_UPDATE_CHECK=true\n'
     printf 'export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true\n'
+    printf 'export SANDBOX_APP_URL=%q\n' "http://127.0.0.1:$port"
     # Secrets in the sandbox's stacks are encrypted with a random passphrase kept in a file
     # beside the backend (and removed with it), unless the shell already has one.
     if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
@@ -138,7 +149,8 @@ stop() {
     PATH="$bin:$PATH" kwokctl delete cluster --name "$NAME" --kubeconfig "$STATE/kubeconfig" >>"$STATE/kwokctl.log" 2>&1 ||
       say "kwokctl delete failed (log: $STATE/kwokctl.log); stopping its processes by PID"
   fi
-  # Whatever kwokctl left running is stopped here, by the PIDs it recorded.
+  [ -f "$STATE/app.pid" ] && pids+=("$(cat "$STATE/app.pid")")
+  # Whatever kwokctl left running is stopped here, by the PIDs it recorded, with the stand-in app.
   for pid in "${pids[@]}"; do
     kill -0 "$pid" 2>/dev/null || continue
     kill -TERM "$pid" 2>/dev/null || true
