@@ -110,9 +110,20 @@ class _Dumper(yaml.SafeDumper):
     """Block style, keys in the order given, long strings unwrapped."""
 
 
+# YAML 1.1 as kubectl and the API machinery read it (go-yaml v2) also takes these for booleans;
+# PyYAML does not, and would write them bare: an app named `n` would be labelled `app: false`.
+_GO_YAML_BOOLEANS = frozenset({"y", "Y", "n", "N"})
+
+
+def _string(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "'" if data in _GO_YAML_BOOLEANS else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
 _Dumper.add_representer(
     dict, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data.items())
 )
+_Dumper.add_representer(str, _string)
 
 
 def to_yaml(objects: list[dict[str, Any]]) -> str:

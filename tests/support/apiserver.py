@@ -13,7 +13,7 @@ real API server once it exists (a callable taking the manifests and returning re
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -337,10 +337,9 @@ def semantic_refusals(manifests: Sequence[Manifest]) -> list[str]:
     return problems + _limit_range(manifests)
 
 
-def schema_refusals(manifests: Sequence[Manifest], unvalidated: Iterable[str] = ("PodMonitor",)) -> list[str]:
-    """Every manifest against the Kubernetes OpenAPI schema or its Istio CRD (strict)."""
-    skip = set(unvalidated)
-    return [e for m in manifests if m.get("kind") not in skip and (e := manifest_errors(m))]
+def schema_refusals(manifests: Sequence[Manifest]) -> list[str]:
+    """Every manifest against the Kubernetes OpenAPI schema or its CRD's (strict)."""
+    return [e for m in manifests if (e := manifest_errors(m))]
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Validate rendered manifests against the real Kubernetes OpenAPI schemas (kubernetes-validate)
-and the real Istio CRD schemas (tests/data/istio-networking-crds.yaml, from istio/api)."""
+and the real schemas of the custom resources the stacks declare: Istio's networking CRDs
+(tests/data/istio-networking-crds.yaml, from istio/api) and the Prometheus Operator's PodMonitor
+(tests/data/monitoring.coreos.com_podmonitors.yaml)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ def kubernetes_errors(manifest: dict[str, Any]) -> str | None:
     return None
 
 
-ISTIO_CRDS = Path(__file__).resolve().parent.parent / "data" / "istio-networking-crds.yaml"
+DATA = Path(__file__).resolve().parent.parent / "data"
+ISTIO_CRDS = DATA / "istio-networking-crds.yaml"
+CRD_FILES = (ISTIO_CRDS, DATA / "monitoring.coreos.com_podmonitors.yaml")
 
 
 def _strict(schema: Any) -> Any:
@@ -47,28 +51,35 @@ def _strict(schema: Any) -> Any:
 
 
 @functools.cache
-def _istio_validators() -> dict[tuple[str, str], jsonschema.Draft7Validator]:
+def _crd_validators() -> dict[tuple[str, str], jsonschema.Draft7Validator]:
     validators = {}
-    for crd in yaml.safe_load_all(ISTIO_CRDS.read_text()):
-        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
-        for version in crd["spec"]["versions"]:
-            schema = _strict(version["schema"]["openAPIV3Schema"])
-            validators[(f"{group}/{version['name']}", kind)] = jsonschema.Draft7Validator(schema)
+    for path in CRD_FILES:
+        for crd in yaml.safe_load_all(path.read_text()):
+            if not crd:
+                continue
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                schema = _strict(version["schema"]["openAPIV3Schema"])
+                validators[(f"{group}/{version['name']}", kind)] = jsonschema.Draft7Validator(schema)
     return validators
 
 
-def istio_errors(manifest: dict[str, Any]) -> str | None:
-    """None when the Istio object is valid against its CRD's schema, else every error found."""
-    validator = _istio_validators().get((manifest.get("apiVersion", ""), manifest.get("kind", "")))
+def _crd_groups() -> set[str]:
+    return {api_version.split("/")[0] for api_version, _kind in _crd_validators()}
+
+
+def crd_errors(manifest: dict[str, Any]) -> str | None:
+    """None when the custom resource is valid against its CRD's schema, else every error found."""
+    validator = _crd_validators().get((manifest.get("apiVersion", ""), manifest.get("kind", "")))
     if validator is None:
-        return f"no Istio CRD schema for {manifest.get('apiVersion')} {manifest.get('kind')}"
+        return f"no CRD schema for {manifest.get('apiVersion')} {manifest.get('kind')}"
     body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")}
     errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
     return "; ".join(errors) or None
 
 
 def manifest_errors(manifest: dict[str, Any]) -> str | None:
-    """Validate against the Istio CRDs or the Kubernetes schema, whichever the object belongs to."""
-    if manifest.get("apiVersion", "").startswith("networking.istio.io/"):
-        return istio_errors(manifest)
+    """Validate against its CRD or the Kubernetes schema, whichever the object belongs to."""
+    if manifest.get("apiVersion", "").split("/")[0] in _crd_groups():
+        return crd_errors(manifest)
     return kubernetes_errors(manifest)
