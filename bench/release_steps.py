@@ -29,14 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.sandbox import Project, Sandbox, copy_project, start_sandbox
-from tests.e2e.stacks import APP, namespace, sandbox_config
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, sandbox_config
 from tests.e2e.standins import Router, service_selector, tracks, virtual_service
 from tests.support.prometheus import Prometheus
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "ghcr.io/example/flutter-app"
-# The e2e tests' gate: a probe and the guide's Prometheus checks, evaluated every 2 s for 10 s.
-GATE = {"interval": 2, "duration": 10, "max_duration": 12, "max_hold": 20}
 _STEP = re.compile(r"^\[(\d+)/(\d+)\] (.+?): (up --message|done)")
 _GATE = re.compile(r"\[gate [^\]]+\] \d+:")
 
@@ -125,7 +123,7 @@ def run_case(
     with routed(case, project.sandbox, prometheus, ns) as (live, preview):
         gate = {
             "url": live,
-            "spec": GATE,
+            "spec": GATE_SPEC,
             **({"previewUrl": preview} if case.strategy == "blue-green" else {}),
         }
         config = sandbox_config(case.environment, ns, live, gate=gate, **case.app)

@@ -14,6 +14,10 @@ import yaml
 from tests.support.project import ROOT
 
 PREFIX = "flutter-app:"
+GATE_SPEC = {"interval": 2, "duration": 8, "max_duration": 8, "max_hold": 20}
+"""The gate overrides of the e2e stacks: every 2 s for 8 s, and a sequential test still undecided
+then passes (`on_undecided`'s default). What the tests decide and when is tested in tests/gates
+and bench/; here the gates show that the engine runs them and that their verdicts drive releases."""
 APP = "flutter-app"
 # The sandbox is an existing cluster with Istio's and the Prometheus Operator's CRDs and
 # namespaces: the environments that use them get them as ``external`` (no Helm chart).

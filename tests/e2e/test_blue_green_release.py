@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, namespace, sandbox_config
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, sandbox_config
 from tests.e2e.standins import Router, service_selector, tracks
 from tests.support.app import Faults, FaultyApp, Received, ScriptedServer
 from tests.support.prometheus import Prometheus
@@ -29,7 +29,6 @@ from tests.support.prometheus import Prometheus
 NAMESPACE = namespace("bluegreen")
 REPO = "ghcr.io/example/flutter-app"
 SECRET = "e2e-firebase-key-51c0de"  # a test value, not a credential
-GATE = {"interval": 2, "duration": 10, "max_hold": 20}
 
 
 @dataclass
@@ -85,7 +84,7 @@ def bg(e2e_project: Project, prometheus: Prometheus) -> Iterator[BlueGreen]:
             NAMESPACE,
             live.url,
             replicas=2,
-            gate={"url": live.url, "previewUrl": preview.url, "spec": GATE},
+            gate={"url": live.url, "previewUrl": preview.url, "spec": GATE_SPEC},
         )
         config["prometheusUrl"] = prometheus.url
         stack = e2e_project.new_stack("bluegreen", config, secrets={"firebaseApiKey": SECRET})

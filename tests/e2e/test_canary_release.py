@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, namespace, sandbox_config
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, sandbox_config
 from tests.e2e.standins import Router, tracks, virtual_service
 from tests.support.app import Faults, FaultyApp
 from tests.support.prometheus import Prometheus
@@ -22,7 +22,6 @@ from tests.support.prometheus import Prometheus
 NAMESPACE = namespace("canary")
 REPO = "ghcr.io/example/flutter-app"
 STEPS = [5, 25, 100]
-GATE = {"interval": 2, "duration": 10, "max_hold": 20}
 ROUTES = "virtualservices.networking.istio.io"
 
 
@@ -56,7 +55,7 @@ def canary(e2e_project: Project, prometheus: Prometheus) -> Iterator[Canary]:
         mesh = Router(virtual_service(sandbox, NAMESPACE, APP), apps)
         mesh.start_traffic(pause=0.02)
         config = sandbox_config(
-            "staging", NAMESPACE, mesh.url, replicas=2, gate={"url": mesh.url, "spec": GATE}
+            "staging", NAMESPACE, mesh.url, replicas=2, gate={"url": mesh.url, "spec": GATE_SPEC}
         )
         config["apps"][APP]["canary"] = {"steps": STEPS, "replicas": 1}
         config["prometheusUrl"] = prometheus.url

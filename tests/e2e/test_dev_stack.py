@@ -13,13 +13,12 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, namespace, sandbox_config
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, sandbox_config
 from tests.support.app import FaultyApp
 
 SECRET = "e2e-firebase-key-7f3a9c"  # a test value, not a credential
 NEW_IMAGE = "ghcr.io/example/flutter-app:1.4.3"
 POLICY = ("--policy-pack", "policies", "--policy-pack-config", "policies/config/dev.json")
-QUICK_GATE = {"interval": 2, "duration": 6}
 
 
 @dataclass
@@ -41,7 +40,7 @@ def app() -> Iterator[FaultyApp]:
 @pytest.fixture(scope="module")
 def dev(e2e_project: Project, app: FaultyApp) -> Dev:
     ns = namespace("dev")
-    config = sandbox_config("dev", ns, app.url, gate={"url": app.url, "spec": QUICK_GATE})
+    config = sandbox_config("dev", ns, app.url, gate={"url": app.url, "spec": GATE_SPEC})
     stack = e2e_project.new_stack("dev", config, secrets={"firebaseApiKey": SECRET})
     preview = e2e_project.pulumi("preview", *POLICY, stack=stack)
     up = e2e_project.pulumi("up", "--yes", "--skip-preview", *POLICY, stack=stack)

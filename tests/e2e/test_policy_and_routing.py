@@ -11,10 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, namespace, sandbox_config
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, sandbox_config
 from tests.support.app import FaultyApp
-
-QUICK_GATE = {"interval": 2, "duration": 4}
 
 
 def policy(environment: str) -> tuple[str, ...]:
@@ -50,7 +48,7 @@ def test_production_blue_green_goes_up_and_its_quota_admits_the_release_peak(
     e2e_project: Project, app: FaultyApp
 ) -> None:
     ns = namespace("prod")
-    gate = {"url": app.url, "previewUrl": app.url, "spec": QUICK_GATE}
+    gate = {"url": app.url, "previewUrl": app.url, "spec": GATE_SPEC}
     stack = e2e_project.new_stack("prod", sandbox_config("production", ns, app.url, gate=gate))
     e2e_project.pulumi("up", "--yes", "--skip-preview", *policy("production"), stack=stack)
     sandbox = e2e_project.sandbox
@@ -88,7 +86,7 @@ def test_staging_canary_objects_pass_crd_validation_and_a_weight_change_touches_
     e2e_project: Project, app: FaultyApp
 ) -> None:
     ns = namespace("staging")
-    config = sandbox_config("staging", ns, app.url, gate={"url": app.url, "spec": QUICK_GATE})
+    config = sandbox_config("staging", ns, app.url, gate={"url": app.url, "spec": GATE_SPEC})
     config["apps"][APP]["canary"] = {"image": "ghcr.io/example/flutter-app:1.5.0", "weight": 5}
     stack = e2e_project.new_stack("staging", config)
     e2e_project.pulumi("up", "--yes", "--skip-preview", *policy("staging"), stack=stack)

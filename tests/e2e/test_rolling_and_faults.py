@@ -18,14 +18,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, namespace, sandbox_config
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, sandbox_config
 from tests.e2e.standins import Router, tracks
 from tests.support.app import Faults, FaultyApp, ScriptedServer
 from tests.support.prometheus import Prometheus
 
 NAMESPACE = namespace("rolling")
 REPO = "ghcr.io/example/flutter-app"
-GATE = {"interval": 2, "duration": 10, "max_hold": 20}
 ROLLOUT = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "rollout")
 
 
@@ -106,7 +105,7 @@ def rolling(e2e_project: Project, prometheus: Prometheus) -> Iterator[Rolling]:
     with tracks(prometheus, NAMESPACE, APP, ("live",)) as apps:
         service = Router(lambda _headers: "live", apps)
         service.start_traffic()
-        config = sandbox_config("test", NAMESPACE, service.url, gate={"url": service.url, "spec": GATE})
+        config = sandbox_config("test", NAMESPACE, service.url, gate={"url": service.url, "spec": GATE_SPEC})
         config["prometheusUrl"] = prometheus.url
         stack = e2e_project.new_stack("rolling", config)
         e2e_project.pulumi("up", "--yes", "--skip-preview", stack=stack)
