@@ -4,14 +4,14 @@ fails (it is the thing under test), it is never inconclusive."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import requests
 
-from gates.results import ProbeResult, Status, fmt, redact_url
+from gates.failures import describe
+from gates.results import Failure, ProbeResult, Status, fmt, redact_url
 from gates.spec import ProbeSpec
 
 MAX_WORKERS = 64
@@ -20,28 +20,11 @@ MAX_WORKERS = 64
 USER_AGENT = "flutter-app-health-gate/1"
 
 
-def _describe_error(error: requests.RequestException, timeout: float) -> str:
-    # Describe by kind, not str(error): requests' messages repeat the URL, which may carry a token.
-    if isinstance(error, requests.Timeout):
-        return f"timed out after {fmt(timeout)} s"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS verification failed"
-    if isinstance(error, requests.ConnectionError):
-        text = str(error).lower()
-        if "refused" in text:
-            return "connection refused"
-        if "reset" in text or "aborted" in text or "remotedisconnected" in text:
-            return "connection dropped"
-        return "connection failed"
-    return f"request failed ({type(error).__name__})"
-
-
 def probe_once(probe: ProbeSpec, session: requests.Session | None = None) -> ProbeResult:
     """GET ``probe.url`` once and judge the answer."""
     url = redact_url(probe.url)
     limit = probe.response_limit
     get = session.get if session is not None else requests.get
-    started = time.perf_counter()
     try:
         response = get(
             probe.url,
@@ -52,8 +35,10 @@ def probe_once(probe: ProbeSpec, session: requests.Session | None = None) -> Pro
         )
         response.close()
     except requests.RequestException as error:
-        elapsed = time.perf_counter() - started
-        return ProbeResult(url, Status.FAIL, limit, None, elapsed, _describe_error(error, probe.timeout))
+        # No answer, so no response time: the time until the failure (e.g. the timeout) would
+        # read as one in the report and in "closest to its limit".
+        failed = describe(error, probe.timeout)
+        return ProbeResult(url, Status.FAIL, limit, None, None, failed.detail, failed.failure)
     # `elapsed` is time to the response headers; the body is not needed for a health check.
     elapsed = response.elapsed.total_seconds()
     code = response.status_code
@@ -86,7 +71,8 @@ def probe_all(probes: Sequence[ProbeSpec]) -> list[ProbeResult]:
                         probe.response_limit,
                         None,
                         None,
-                        f"timed out after {fmt(probe.timeout)} s",
+                        f"timed out after {fmt(probe.timeout)} s (the call did not return)",
+                        Failure.TIMEOUT,
                     )
                 )
         return results

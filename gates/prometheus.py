@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from gates.failures import describe
 from gates.results import QueryOutcome, QueryResult, fmt, redact_url
 
 
@@ -197,7 +198,7 @@ class PrometheusClient:
         except requests.Timeout:
             return _error(f"Prometheus at {self.display_url} timed out after {fmt(self.timeout)} s")
         except requests.ConnectionError as error:
-            cause = "connection refused" if "refused" in str(error).lower() else "connection failed"
+            cause = describe(error, self.timeout).detail
             return _error(f"Prometheus unreachable at {self.display_url}: {cause}")
         except requests.RequestException as error:
             return _error(f"Prometheus request failed ({type(error).__name__})")

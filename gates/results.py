@@ -36,6 +36,23 @@ class QueryOutcome(StrEnum):
     """Unreachable, timed out, HTTP 4xx/5xx, malformed body or ``status: error``."""
 
 
+class Failure(StrEnum):
+    """Why a request got no HTTP answer."""
+
+    DNS = "dns"
+    """The host name did not resolve."""
+    REFUSED = "refused"
+    """Nothing accepted the connection (no listener on the port)."""
+    RESET = "reset"
+    """The connection was reset or closed before a complete answer."""
+    TLS = "tls"
+    """The TLS handshake failed (certificate rejected, protocol mismatch)."""
+    TIMEOUT = "timeout"
+    """No connection or no answer within the timeout."""
+    OTHER = "other"
+    """Anything else (an invalid URL, a proxy error)."""
+
+
 @dataclass(frozen=True)
 class QueryResult:
     outcome: QueryOutcome
@@ -56,6 +73,8 @@ class ProbeResult:
     response_time: float | None = None
     detail: str = ""
     """One line: what was measured or what went wrong."""
+    error: Failure | None = None
+    """How the request failed when no HTTP answer came (then ``response_time`` is None)."""
 
     @property
     def label(self) -> str:
