@@ -39,11 +39,13 @@ from gates.decision import (
 from gates.load import Load, start_load
 from gates.notify import Alert, Notifier
 from gates.probes import probe_all
+from gates.progress import Progress
 from gates.prometheus import PrometheusClient, SeriesResult
 from gates.report import GateReport
 from gates.results import (
     CheckResult,
     Evaluation,
+    Failure,
     ProbeResult,
     QueryOutcome,
     QueryResult,
@@ -105,6 +107,8 @@ class GateRuntime:
     sleep: Callable[[float], None] = time.sleep
     wall: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     on_evaluation: Callable[[Evaluation, Streaks], None] | None = None
+    on_progress: Callable[[Progress], None] | None = None
+    """Called after each evaluation with where the run stands (gates/progress.py)."""
     notifier: Notifier | None = None
     log: Callable[[str], None] = field(default=lambda _line: None)
     concurrent: bool = True
@@ -322,6 +326,7 @@ def evaluate(
                         None,
                         None,
                         "probe did not return in time",
+                        Failure.TIMEOUT,
                     )
                     for p in spec.probes
                 ]
@@ -382,13 +387,6 @@ def _run(spec: GateSpec, runtime: GateRuntime) -> GateReport:
             # Not while warming up (no scrape of the new traffic yet): the counts cover the gate's
             # whole elapsed time, so nothing from those first seconds is lost.
             held += spec.interval
-        if runtime.on_evaluation is not None:
-            runtime.on_evaluation(evaluation, streaks)
-        if runtime.notifier is not None and evaluation.status is not Status.PASS:
-            _, _, cause = judge_evaluation(evaluation.probes, evaluation.checks)
-            runtime.notifier.send(
-                Alert(spec.name, evaluation.status, cause, evaluation.reason, evaluation.index)
-            )
         verdict = (
             sequential_rejection(evaluation)
             or limit_reached(streaks, evaluation, spec.failure_limit, spec.inconclusive_limit)
@@ -398,13 +396,24 @@ def _run(spec: GateSpec, runtime: GateRuntime) -> GateReport:
                 else None
             )
         )
+        extra = min(held, spec.max_hold) if spec.sequential_mode else 0.0
+        names = undecided(evaluation, sequential_checks) if spec.sequential_mode else []
+        if verdict is None:
+            # No promotion without evidence: past the duration, an undecided test keeps the gate
+            # watching until it decides, up to max_duration.
+            watching = bool(names)
+            end = (spec.max_duration if watching else spec.duration) + extra
+        if runtime.on_evaluation is not None:
+            runtime.on_evaluation(evaluation, streaks)
+        if runtime.on_progress is not None:
+            runtime.on_progress(Progress(evaluation, streaks, extra, tuple(names)))
+        if runtime.notifier is not None and evaluation.status is not Status.PASS:
+            _, _, cause = judge_evaluation(evaluation.probes, evaluation.checks)
+            runtime.notifier.send(
+                Alert(spec.name, evaluation.status, cause, evaluation.reason, evaluation.index)
+            )
         if verdict is not None:
             break
-        extra = min(held, spec.max_hold) if spec.sequential_mode else 0.0
-        # No promotion without evidence: past the duration, an undecided test keeps the gate
-        # watching until it decides, up to max_duration.
-        watching = spec.sequential_mode and bool(undecided(evaluation, sequential_checks))
-        end = (spec.max_duration if watching else spec.duration) + extra
     if verdict is None:
         names = undecided(evaluations[-1], sequential_checks) if evaluations else []
         if watching and names and evaluations[-1].offset > spec.duration + 1e-9:

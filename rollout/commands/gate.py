@@ -1,24 +1,28 @@
 """`rollout gate --spec FILE [--report FILE]`: run a health gate from a YAML spec (the schema the
-HealthGate resource takes), print progress per evaluation on stderr, write the report as JSON
-(and Markdown next to it), exit 0 pass, 1 fail or inconclusive, 2 bad spec."""
+HealthGate resource takes) and show its progress on stderr: a live panel (gates/panel.py) when
+stdout and stderr are terminals, else one plain line per evaluation (gates/progress.py), the format
+scripts parse. With ``--report`` the report goes to FILE as JSON and next to it as Markdown;
+without it no file is written. Exit 0 pass, 1 fail or inconclusive, 2 bad spec or report path."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gates.decision import Streaks
+from gates.progress import Progress, progress_line
 from gates.report import mask, to_json, to_markdown
-from gates.results import Evaluation, Status
+from gates.results import Verdict, fmt
 from gates.runner import Secrets, build_runtime, run_gate, secrets_from_env
 from gates.spec import GateSpec, SpecError, parse_spec
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.yamlfile import YamlFileError, read_yaml
 
 if TYPE_CHECKING:
+    from gates.panel import LiveProgress
     from rollout.cli import Console
 
 
@@ -76,39 +80,94 @@ def _require_secrets(spec: GateSpec, secrets: Secrets) -> None:
         raise CommandError(f"prometheus.bearer_token_env: {shown} is not set")
 
 
-def _progress(console: Console, spec: GateSpec, secrets: Secrets) -> Any:
-    total = spec.max_evaluations
+class PlainProgress:
+    """Progress as lines on stderr, one per evaluation (``gates.progress.progress_line``): for
+    pipes, CI logs and NO_COLOR, and the format scripts parse."""
 
-    def show(evaluation: Evaluation, streaks: Streaks) -> None:
-        line = (
-            f"[{evaluation.index}/{total} +{evaluation.offset:.1f}s] {evaluation.status.value:<12} "
-            f"{evaluation.reason}"
-        )
-        if evaluation.status is not Status.PASS:
-            line += (
-                f"  (failed {streaks.failures}/{spec.failure_limit}, "
-                f"inconclusive {streaks.inconclusive}/{spec.inconclusive_limit})"
-            )
-        console.note(mask(line, secrets.values()))
+    def __init__(self, console: Console, spec: GateSpec, secrets: Secrets) -> None:
+        self._console, self._spec, self._secrets = console, spec, secrets.values()
 
-    return show
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def note(self, line: str) -> None:
+        self._console.note(mask(line, self._secrets))
+
+    def update(self, progress: Progress) -> None:
+        self.note(progress_line(self._spec, progress))
+
+    def finish(self, _verdict: Verdict) -> None:
+        return None
 
 
-def handle(args: argparse.Namespace, console: Console) -> ExitCode:
-    spec = load_spec_file(args.spec)
-    secrets = secrets_from_env(spec, os.environ)
-    _require_secrets(spec, secrets)
+def use_panel(console: Console, env: Mapping[str, str]) -> bool:
+    """The live panel for a person at a terminal: stdout and stderr both terminals, NO_COLOR not
+    set (no-color.org: present and not empty) and a terminal that can move the cursor."""
+    terminals = console.out.isatty() and console.err.isatty()
+    return terminals and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
 
-    def log(line: str) -> None:
-        console.note(mask(f"gate: {line}", secrets.values()))
 
-    runtime = build_runtime(spec, secrets, log=log)
-    runtime.on_evaluation = _progress(console, spec, secrets)
-    console.note(
-        f"gate {spec.name}: every {spec.interval:g} s for {spec.duration:g} s, "
-        f"{len(spec.probes)} probes, {len(spec.checks)} checks"
+def describe_plan(spec: GateSpec) -> str:
+    """The first line: how often, how long, and what can make it shorter or longer."""
+    line = (
+        f"gate {spec.name}: every {fmt(spec.interval)} s for {fmt(spec.duration)} s, "
+        f"{len(spec.probes)} probes, {len(spec.checks)} checks, mode {spec.mode}"
     )
-    report = run_gate(spec, runtime)
+    if not spec.sequential_mode:
+        return line
+    held = f"held inconclusive (up to max_hold {fmt(spec.max_hold)} s more)"
+    if not any(spec.sequential_kind(check) for check in spec.checks):
+        return f"{line}; longer while {held}"
+    return (
+        f"{line}; shorter when a test rejects or all accept (not before min_duration "
+        f"{fmt(spec.min_duration)} s), longer while a test is undecided (up to max_duration "
+        f"{fmt(spec.max_duration)} s) or {held}"
+    )
+
+
+def _check_report_path(report: Path) -> None:
+    """Refuse, before anything is probed, a report path that cannot be written (exit 2)."""
+    if report.is_dir():
+        raise CommandError(
+            f"--report: {report} is a directory; expected a file path such as {report}/gate.json"
+        )
+    # The directory is created when the report is written; here only its nearest existing
+    # ancestor is checked, so a refused run leaves nothing behind.
+    ancestor = report.parent
+    for _ in range(len(report.parts)):
+        if ancestor.exists():
+            break
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise CommandError(f"--report: cannot write under {ancestor} (not a writable directory)")
+
+
+def handle(args: argparse.Namespace, console: Console, env: Mapping[str, str] | None = None) -> ExitCode:
+    env = os.environ if env is None else env
+    spec = load_spec_file(args.spec)
+    secrets = secrets_from_env(spec, env)
+    _require_secrets(spec, secrets)
+    if args.report is not None:
+        _check_report_path(args.report)
+    display: PlainProgress | LiveProgress
+    if use_panel(console, env):
+        # Imported here: only an interactive `rollout gate` needs rich.
+        from gates.panel import LiveProgress
+
+        display = LiveProgress(spec, secrets.values(), console.err)
+    else:
+        display = PlainProgress(console, spec, secrets)
+    console.note(describe_plan(spec))
+    if args.report is None:
+        console.note("no report file: --report FILE writes one (JSON, and Markdown next to it)")
+    runtime = build_runtime(spec, secrets, log=lambda line: display.note(f"gate: {line}"))
+    runtime.on_progress = display.update
+    with display:
+        report = run_gate(spec, runtime)
+        display.finish(report.verdict)
     if args.report is not None:
         md = markdown_path(args.report)
         try:
