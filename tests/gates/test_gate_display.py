@@ -67,6 +67,22 @@ def test_a_terminal_gets_the_live_panel(tmp_path: Path, app: FaultyApp) -> None:
     assert out.startswith("pass: passed: 3 of 3 evaluations passed over 0.4 s")
 
 
+def test_at_a_terminal_evaluations_that_did_not_pass_stay_above_the_panel(
+    tmp_path: Path, app: FaultyApp
+) -> None:
+    app.faults.status = 503
+    code, out, err = run(["gate", "--spec", str(spec_file(tmp_path, app))], Terminal(), Terminal())
+    assert code == 1
+    text = ANSI.sub("", err)
+    reason = f"probe {app.url}/health: HTTP 503 (expected 2xx)"
+    assert f"[1/3 +0.0s] fail         {reason}  (failed 1/2, inconclusive 0/3)" in text
+    assert "╭─ gate shown · threshold" in text and "no answer" not in text
+    assert re.search(
+        r"│ probe http://127\.0\.0\.1:\d+/health +│ [\d.]+ s, HTTP 503 +│ max 1 s +│ fail +│", text
+    )
+    assert out == f"fail: {reason}; 2 consecutive failed evaluations (failure_limit 2)\n"
+
+
 @pytest.mark.parametrize(
     ("case", "out_tty", "err_tty", "no_color"),
     [
