@@ -48,9 +48,7 @@ releases = {
             ),
             namespace=environment.namespace,
             gates=GateContext(namespace=config.namespace_name, prometheus_url=config.prometheus_url),
-            routing=RouteContext(
-                istio=config.has_istio, ingress_class=config.cluster.ingress_controller.class_name
-            ),
+            routing=RouteContext(istio=config.has_istio, ingress=config.cluster.ingress_controller),
         ),
         opts=k8s_opts,
     )

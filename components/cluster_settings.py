@@ -103,6 +103,11 @@ class IngressController(ConfigModel):
     """IngressClass of the Ingresses (``spec.ingressClassName``)."""
     namespace: DnsLabel = "ingress-nginx"
     """Where the controller's pods run: the NetworkPolicy admits them to the apps."""
+    publishes_address: Bool = True
+    """The controller writes its address into each Ingress's status, as ingress-nginx, Traefik
+    and the AWS Load Balancer Controller do: `pulumi up` waits for it like for any resource, so an
+    Ingress no controller takes fails the update (after 10 minutes). false for a controller that
+    never does: `pulumi up` then does not wait, and only the health gate shows the route works."""
 
 
 class ClusterSettings(ConfigModel):

@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 from components import istio
 from components.addons import GATEWAY_NAME, INGRESS_NAMESPACE
 from components.app_settings import AppSettings, Expose
+from components.cluster_settings import IngressController
 from components.names import preview_service_name
 from components.podspec import PORT_NAME, standard_labels
 
@@ -39,8 +40,8 @@ class RouteContext:
 
     istio: bool
     """The cluster runs Istio: VirtualServices; otherwise an Ingress."""
-    ingress_class: str
-    """IngressClass of the Ingress (without Istio)."""
+    ingress: IngressController
+    """The controller that serves the Ingress (without Istio)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,16 @@ def virtual_service_spec(route: Route, bound_to: list[str], port: int) -> istio.
             )
         ],
     )
+
+
+def ingress_metadata(
+    metadata: k8s.meta.v1.ObjectMetaArgsDict, controller: IngressController
+) -> k8s.meta.v1.ObjectMetaArgsDict:
+    """The provider waits until the controller publishes the Ingress's address; where the
+    controller never does, it would wait 10 minutes and fail, so it is told not to wait."""
+    if controller.publishes_address:
+        return metadata
+    return {**metadata, "annotations": {"pulumi.com/skipAwait": "true"}}
 
 
 def ingress_spec(
@@ -137,11 +148,8 @@ def declare_routes(
         return [
             k8s.networking.v1.Ingress(
                 f"{name}-ingress",
-                # The provider would otherwise wait (10 minutes, then fail) until the controller
-                # publishes an address in status.loadBalancer, which some controllers never do and
-                # which says nothing about the app: the health gate probes the URL users reach.
-                metadata={**metadata(app_name), "annotations": {"pulumi.com/skipAwait": "true"}},
-                spec=ingress_spec(found, args.routing.ingress_class, exposure.tls_secret),
+                metadata=ingress_metadata(metadata(app_name), args.routing.ingress),
+                spec=ingress_spec(found, args.routing.ingress.class_name, exposure.tls_secret),
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=list(services.values())),
             )
         ]

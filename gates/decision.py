@@ -1,7 +1,7 @@
 """The gate's judgement, pure: a query result against a check's limits, the items of an evaluation
 into pass / fail / inconclusive, and the streaks of evaluations into a verdict.
 
-Rules (DESIGN.md "Health gates"):
+Rules (docs/design.md "Health gates"):
 
 * a check whose query errored (Prometheus unreachable, 4xx/5xx, malformed, ``status: error``) is
   **inconclusive**, never a pass; one with no data (empty result, NaN) counts as ``on_no_data``;

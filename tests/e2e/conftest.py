@@ -49,4 +49,7 @@ def e2e_project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> I
     try:
         yield copy
     finally:
-        copy.remove_stacks()
+        # A sandbox these tests started is about to be removed whole; one that was running
+        # before (someone's) gets its stacks destroyed.
+        if not sandbox.owned:
+            copy.remove_stacks()

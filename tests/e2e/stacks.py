@@ -24,6 +24,11 @@ APP = "flutter-app"
 EXTERNAL_ADDONS = {"addons": {"istio": "external", "monitoring": "external"}}
 
 
+def policy_pack(environment: str) -> tuple[str, ...]:
+    """The `pulumi preview/up` arguments that load the policy pack with the environment's config."""
+    return ("--policy-pack", "policies", "--policy-pack-config", f"policies/config/{environment}.json")
+
+
 def namespace(prefix: str) -> str:
     """A namespace of its own: what an aborted run left behind never collides with a new one."""
     return f"e2e-{prefix}-{uuid.uuid4().hex[:6]}"

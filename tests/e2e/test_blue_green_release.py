@@ -1,6 +1,8 @@
 """A production-like blue/green app released, failed and rolled back through `rollout` on the real
 engine: every step a recorded `pulumi up`, the HealthGates run by the engine against a stand-in
-app and a real Prometheus, rollback restoring an earlier version's config exactly.
+app and a real Prometheus, rollback restoring an earlier version's config exactly. On the way:
+how users reach it (VirtualServices from its hosts to the live and preview Services, which a
+switch never touches), its NetworkPolicies, and its namespace quota admitting a release's peak.
 
 One stack, its steps in file order, as an on-call engineer's day would go:
 
@@ -21,13 +23,14 @@ from typing import Any
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, GATE_SPEC, namespace, sandbox_config
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, policy_pack, sandbox_config
 from tests.e2e.standins import Router, service_selector, tracks
 from tests.support.app import Faults, FaultyApp, Received, ScriptedServer
 from tests.support.prometheus import Prometheus
 
 NAMESPACE = namespace("bluegreen")
 REPO = "ghcr.io/example/flutter-app"
+ROUTES = "virtualservices.networking.istio.io"
 SECRET = "e2e-firebase-key-51c0de"  # a test value, not a credential
 
 
@@ -40,6 +43,7 @@ class BlueGreen:
     live: Router
     preview: Router
     generations: dict[str, int] = field(default_factory=dict)
+    routes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def rollout(self, *args: str) -> tuple[int, str, str]:
         result = self.project.rollout(
@@ -83,7 +87,6 @@ def bg(e2e_project: Project, prometheus: Prometheus) -> Iterator[BlueGreen]:
             "production",
             NAMESPACE,
             live.url,
-            replicas=2,
             gate={"url": live.url, "previewUrl": preview.url, "spec": GATE_SPEC},
         )
         config["prometheusUrl"] = prometheus.url
@@ -104,11 +107,61 @@ def bodies(received: list[Received]) -> str:
     return "\n".join(r.body.decode() for r in received)
 
 
+def held(bg: BlueGreen, kind: str, name: str, namespace: str = NAMESPACE) -> dict[str, Any]:
+    found = bg.project.sandbox.get(kind, name, namespace)
+    assert found is not None, f"the API server holds no {kind} {namespace}/{name}"
+    return found
+
+
+def destinations(route: dict[str, Any]) -> list[str]:
+    return [d["destination"]["host"] for r in route["spec"]["http"] for d in r["route"]]
+
+
+def pod_colours(bg: BlueGreen, service: str) -> set[str]:
+    """The `version` labels of the pods a Service's selector selects."""
+    selector = held(bg, "service", service)["spec"]["selector"]
+    pods = bg.project.sandbox.list("pods", NAMESPACE, ",".join(f"{k}={v}" for k, v in selector.items()))
+    assert pods, f"Service {service} selects no pod"
+    return {pod["metadata"]["labels"]["version"] for pod in pods}
+
+
 def test_bootstrap_up(bg: BlueGreen) -> None:
-    bg.project.pulumi("up", "--yes", "--skip-preview", stack=bg.stack)
+    bg.project.pulumi("up", "--yes", "--skip-preview", *policy_pack("production"), stack=bg.stack)
     assert bg.live_colour() == "blue"
     assert bg.image("blue") == bg.image("green") == f"{REPO}:1.4.2"
     bg.generations = {colour: bg.deployment(colour)["metadata"]["generation"] for colour in ("blue", "green")}
+    for colour in ("blue", "green"):
+        assert bg.deployment(colour)["status"]["readyReplicas"] == 6  # production's sizing
+
+
+def test_users_reach_the_live_service_through_the_gateway(bg: BlueGreen) -> None:
+    live, preview = held(bg, ROUTES, APP), held(bg, ROUTES, f"{APP}-preview")
+    assert (live["spec"]["hosts"], live["spec"]["gateways"], destinations(live)) == (
+        ["app.example.com"],
+        ["istio-ingress/public"],
+        [APP],
+    )
+    assert (preview["spec"]["hosts"], destinations(preview)) == (
+        ["preview.app.example.com"],
+        [f"{APP}-preview"],
+    )
+    assert held(bg, "gateways.networking.istio.io", "public", "istio-ingress")["spec"]["servers"][0][
+        "hosts"
+    ] == ["*"]
+    assert pod_colours(bg, APP) == {"blue"} and pod_colours(bg, f"{APP}-preview") == {"green"}
+    bg.routes = {name: held(bg, ROUTES, name) for name in (APP, f"{APP}-preview")}
+
+
+def test_ingress_is_denied_but_from_the_gateway_the_mesh_and_monitoring(bg: BlueGreen) -> None:
+    deny = held(bg, "networkpolicy", "flutter-app-default-deny")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    allow = held(bg, "networkpolicy", "flutter-app-allow-apps")
+    admitted = [peer["namespaceSelector"]["matchLabels"] for peer in allow["spec"]["ingress"][1]["from"]]
+    assert admitted == [
+        {"kubernetes.io/metadata.name": "istio-ingress"},
+        {"kubernetes.io/metadata.name": "monitoring"},
+        {"istio-injection": "enabled"},
+    ]
 
 
 def test_healthy_release_gates_the_preview_then_switches_the_live_selector(bg: BlueGreen) -> None:
@@ -126,6 +179,18 @@ def test_healthy_release_gates_the_preview_then_switches_the_live_selector(bg: B
         "release flutter-app 1.5.0: deploy to idle colour green (preview)",
     ]
     assert bg.live.served.get("green", 0) > 0
+    # The routes users follow are the objects they were; the Services they name moved.
+    for name, before in bg.routes.items():
+        after = held(bg, ROUTES, name)
+        assert (after["metadata"]["generation"], after["spec"]) == (
+            before["metadata"]["generation"],
+            before["spec"],
+        )
+    assert pod_colours(bg, APP) == {"green"} and pod_colours(bg, f"{APP}-preview") == {"blue"}
+    # The idle colour rolled with the guide's surge (maxSurge 2) beside 6 live pods: the
+    # production quota admitted that peak.
+    quota = held(bg, "resourcequota", "flutter-app-quota")
+    assert quota["status"]["hard"]["pods"] == "60" and int(quota["status"]["used"]["pods"]) == 12
 
 
 def test_failed_preview_gate_exits_1_and_the_live_selector_never_moves(bg: BlueGreen) -> None:

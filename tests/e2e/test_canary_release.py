@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, GATE_SPEC, namespace, sandbox_config
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, policy_pack, sandbox_config
 from tests.e2e.standins import Router, tracks, virtual_service
 from tests.support.app import Faults, FaultyApp
 from tests.support.prometheus import Prometheus
@@ -60,7 +60,7 @@ def canary(e2e_project: Project, prometheus: Prometheus) -> Iterator[Canary]:
         config["apps"][APP]["canary"] = {"steps": STEPS, "replicas": 1}
         config["prometheusUrl"] = prometheus.url
         stack = e2e_project.new_stack("canary", config, secrets={"firebaseApiKey": "e2e-canary-key-0c7a"})
-        e2e_project.pulumi("up", "--yes", "--skip-preview", stack=stack)
+        e2e_project.pulumi("up", "--yes", "--skip-preview", *policy_pack("staging"), stack=stack)
         try:
             yield Canary(e2e_project, stack, apps)
         finally:
@@ -82,6 +82,10 @@ def updated_types(block: str) -> set[str]:
 
 
 def test_before_a_release_there_is_no_header_route_and_no_canary_pod(canary: Canary) -> None:
+    # The API server validated both against the Istio CRDs' schemas when it stored them.
+    rule = canary.get("destinationrules.networking.istio.io", APP)
+    assert [s["name"] for s in rule["spec"]["subsets"]] == ["stable", "canary"]
+    assert canary.get(ROUTES, APP)["spec"]["hosts"] == [APP, "staging.example.com"]
     assert [r["name"] for r in canary.routes()] == ["weighted"]
     assert canary.weights() == [100, 0]
     assert canary.get("deployment", f"{APP}-canary")["spec"]["replicas"] == 0

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.sandbox import Project
-from tests.e2e.stacks import APP, GATE_SPEC, namespace, sandbox_config
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, policy_pack, sandbox_config
 from tests.support.app import FaultyApp
 
 SECRET = "e2e-firebase-key-7f3a9c"  # a test value, not a credential
 NEW_IMAGE = "ghcr.io/example/flutter-app:1.4.3"
-POLICY = ("--policy-pack", "policies", "--policy-pack-config", "policies/config/dev.json")
+POLICY = policy_pack("dev")
 
 
 @dataclass
@@ -73,6 +73,22 @@ def test_up_created_every_object_and_the_deployment_is_available(dev: Dev) -> No
     assert conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
     assert "pulumi.com/skipAwait" not in deployment["metadata"].get("annotations", {})
     assert deployment["status"]["readyReplicas"] == 1
+
+
+def test_users_reach_the_service_through_an_ingress_the_provider_waited_for(dev: Dev) -> None:
+    ingress = dev.project.sandbox.get("ingress", APP, dev.namespace)
+    assert ingress is not None
+    (rule,) = ingress["spec"]["rules"]
+    assert (ingress["spec"]["ingressClassName"], rule["host"]) == ("nginx", "dev.example.com")
+    assert rule["http"]["paths"][0]["backend"] == {"service": {"name": APP, "port": {"name": "http"}}}
+    # The provider's await ran (not skipped): the sandbox's stand-in controller published an address.
+    assert "pulumi.com/skipAwait" not in ingress["metadata"].get("annotations", {})
+    assert ingress["status"]["loadBalancer"]["ingress"] == [{"ip": "127.0.0.1"}]
+    allow = dev.project.sandbox.get("networkpolicy", "flutter-app-allow-apps", dev.namespace)
+    assert allow is not None
+    assert allow["spec"]["ingress"][1]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
 
 
 def test_the_gate_ran_in_the_engine_and_probed_the_app(dev: Dev, app: FaultyApp) -> None:

@@ -152,8 +152,8 @@ def test_without_istio_blue_green_gets_one_ingress_for_live_and_preview_hosts(pr
     assert not of_kind(run, "VirtualService")
     ingress = of_kind(run, "Ingress")[APP]
     assert ingress["spec"]["ingressClassName"] == "traefik"
-    # `pulumi up` does not wait for the controller to publish an address; the gate probes the URL.
-    assert ingress["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    # The controller publishes its address: `pulumi up` waits for it, as for any resource.
+    assert "annotations" not in ingress["metadata"]
     assert ingress["spec"]["tls"] == [
         {"hosts": ["app.example.com", "preview.app.example.com"], "secretName": "app-tls"}
     ]
@@ -162,6 +162,13 @@ def test_without_istio_blue_green_gets_one_ingress_for_live_and_preview_hosts(pr
     assert allow["ingress"][1]["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}
     ]
+
+
+def test_a_controller_that_publishes_no_address_is_not_waited_for(project: Path) -> None:
+    cluster = {"mode": "existing", "ingressController": {"publishesAddress": False}}
+    edit_stack(project, "dev", lambda c: c.update({"flutter-app:cluster": cluster}))
+    ingress = of_kind(run_stack(project, "dev"), "Ingress")[APP]
+    assert ingress["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
 
 
 def test_without_expose_there_is_no_route(project: Path) -> None:
