@@ -16,6 +16,9 @@ install() {  # $1: pip extras, e.g. "[test]"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".$1"
+  # The policy pack's environment (PulumiPolicy.yaml: policies/venv): its requirements are the
+  # project's own, so `pulumi preview --policy-pack policies` runs in the same one.
+  [ -e policies/venv ] || ln -s ../.venv policies/venv
 }
 
 ensure_prometheus() {  # the gate and report tests run against a real Prometheus server
@@ -50,6 +53,10 @@ typecheck_all() {  # every Python file: named files are checked whatever pyproje
 
 case "${1:-}" in
   sandbox)
+    # The program's environment, as `pulumi install` would make it from requirements.txt (mypy
+    # included, Pulumi.yaml's typechecker); `pulumi install` itself also insists on downloading
+    # the aws plugin, which the sandbox never uses. stdout is for the export lines only.
+    [ "${2:-}" = start ] && install "[test]" >&2
     exec sandbox/sandbox.sh "${@:2}"
     ;;
   render)
