@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.sandbox import Project, Sandbox, copy_project, start_sandbox, stop_sandbox
+from tests.e2e.sandbox import CACHE, Project, Sandbox, copy_project, start_sandbox, stop_sandbox
 from tests.support.fixtures import prometheus
 
 __all__ = ["e2e_project", "prometheus", "sandbox"]
@@ -34,8 +34,7 @@ def sandbox() -> Iterator[Sandbox]:
             pytest.fail(f"the sandbox is required in CI: {started}", pytrace=False)
         pytest.skip(started)
     # mypy (Pulumi.yaml's typechecker) keeps its cache across runs, as it does in a user's project.
-    cache = Path(started.env.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "flutter-app-sandbox" / "mypy"
-    started.env["MYPY_CACHE_DIR"] = str(cache)
+    started.env["MYPY_CACHE_DIR"] = str(CACHE / "mypy")
     try:
         yield started
     finally:

@@ -27,6 +27,11 @@ import yaml
 from tests.support.project import ROOT
 
 SANDBOX = ROOT / "sandbox" / "sandbox.sh"
+CACHE = Path(
+    os.environ.get("FLUTTER_SANDBOX_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flutter-app-sandbox"
+)
+"""Where sandbox/toolchain.sh and sandbox/sandbox.sh keep everything (the same default)."""
 TOOLCHAIN = ROOT / "sandbox" / "toolchain.sh"
 # The program, the policy pack and the settings mypy reads (Pulumi.yaml runs it as typechecker).
 PROJECT_TREE = ("Pulumi.yaml", "__main__.py", "pyproject.toml", "components", "gates", "rollout", "policies")

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from tests.e2e.sandbox import Sandbox
-from tests.support.app import FaultyApp, serve
+from tests.support.app import FaultyApp, serve, start_users
 from tests.support.prometheus import Prometheus
 
 Choose = Callable[[Mapping[str, str]], str | None]
@@ -125,20 +125,7 @@ class Router:
 
     def start_traffic(self, pause: float = 0.05, max_requests: int = 200_000) -> None:
         """Users: GET /api through the router until stop() (bounded by ``max_requests``)."""
-
-        def run() -> None:
-            with requests.Session() as session:
-                for _ in range(max_requests):
-                    if self._stop.is_set():
-                        return
-                    try:
-                        session.get(f"{self.url}/api", timeout=5).close()
-                    except requests.RequestException:
-                        session.close()
-                    self._stop.wait(pause)
-
-        self._traffic = threading.Thread(target=run, daemon=True)
-        self._traffic.start()
+        self._traffic = start_users(self.url, self._stop, pause, max_requests)
 
     def stop(self) -> None:
         self._stop.set()

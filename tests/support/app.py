@@ -42,6 +42,26 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, threading.Thr
     return server, thread
 
 
+def start_users(url: str, stop: threading.Event, pause: float, max_requests: int) -> threading.Thread:
+    """A thread sending GET ``url``/api every ``pause`` seconds until ``stop`` is set (bounded by
+    ``max_requests``): the users whose requests the app's metrics count."""
+
+    def run() -> None:
+        with requests.Session() as session:
+            for _ in range(max_requests):
+                if stop.is_set():
+                    return
+                try:
+                    session.get(f"{url}/api", timeout=5).close()
+                except requests.RequestException:
+                    session.close()
+                stop.wait(pause)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
 @dataclass
 class Faults:
     status: int | None = None
@@ -146,20 +166,7 @@ class FaultyApp:
 
     def start_traffic(self, pause: float = 0.05, max_requests: int = 100_000) -> None:
         """Send requests to /api until stop() (bounded by ``max_requests``)."""
-
-        def run() -> None:
-            with requests.Session() as session:
-                for _ in range(max_requests):
-                    if self._stop.is_set():
-                        return
-                    try:
-                        session.get(f"{self.url}/api", timeout=5).close()
-                    except requests.RequestException:
-                        session.close()
-                    self._stop.wait(pause)
-
-        self._traffic = threading.Thread(target=run, daemon=True)
-        self._traffic.start()
+        self._traffic = start_users(self.url, self._stop, pause, max_requests)
 
     def stop(self) -> None:
         self._stop.set()
