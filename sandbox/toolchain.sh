@@ -13,7 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
 
 CACHE=${FLUTTER_SANDBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flutter-app-sandbox}
-export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
+# GOTOOLCHAIN: the machine's Go unless the caller names one (CI: go1.26.8, fetched by the go command).
+export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 
 say() { echo "toolchain: $*" >&2; }
 
