@@ -5,7 +5,7 @@ Runs in the sandbox (`./dev.sh sandbox start`; started here when none runs) with
 tests' stand-ins: each track a test app on 127.0.0.1 scraped by a real Prometheus, the Service /
 VirtualService in front of them a router that asks the API server where requests go.
 
-    python -m bench.release_steps [--out bench/results] [--log DIR]   # ~10 min on 2 cores
+    python -m bench.release_steps [--out bench/results] [--log DIR]   # ~5 min on 2 cores
 
 Each step is timed from rollout's own progress lines: from ``[i/n] NAME: up`` to ``[i/n] NAME:
 done``; the gate time is from its first evaluation line to its last in that step (evaluations
