@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from gates.decision import Streaks
-from gates.results import CheckResult, Evaluation, ProbeResult, SequentialResult, Status, fmt
+from gates.results import CheckResult, Evaluation, ProbeResult, SequentialResult, Status, fmt, limit_text
 from gates.spec import GateSpec
 
 _SLACK = 1e-9
@@ -121,16 +121,6 @@ def remaining(spec: GateSpec, progress: Progress | None, elapsed: float) -> tupl
         f"remaining {left:.0f} s to duration {fmt(spec.duration)} s{added}",
         f"{sooner}; {'; '.join(later)}",
     )
-
-
-def limit_text(maximum: float | None, minimum: float | None) -> str:
-    """``max 0.5, min 0.1``."""
-    parts = []
-    if maximum is not None:
-        parts.append(f"max {fmt(maximum)}")
-    if minimum is not None:
-        parts.append(f"min {fmt(minimum)}")
-    return ", ".join(parts)
 
 
 def _pct(share: float) -> str:

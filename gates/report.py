@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gates.load import LoadStats
-from gates.results import Evaluation, NotificationStats, Verdict, fmt, redact_url
+from gates.results import Evaluation, NotificationStats, Verdict, fmt, limit_text, redact_url
 from gates.spec import GateSpec
 
 SCHEMA_VERSION = 2
@@ -127,15 +127,6 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _limit(maximum: float | None, minimum: float | None) -> str:
-    parts = []
-    if maximum is not None:
-        parts.append(f"max {fmt(maximum)}")
-    if minimum is not None:
-        parts.append(f"min {fmt(minimum)}")
-    return ", ".join(parts)
-
-
 def to_markdown(report: GateReport, secrets: Iterable[str | None] = ()) -> str:
     spec = report.spec
     lines = [
@@ -187,6 +178,6 @@ def to_markdown(report: GateReport, secrets: Iterable[str | None] = ()) -> str:
         for c in e.checks:
             lines.append(
                 f"| check {_cell(c.name)} | {fmt(c.value) if c.value is not None else '-'} | "
-                f"{_limit(c.max, c.min)} | {c.status.value} | {_cell(c.detail)} |"
+                f"{limit_text(c.max, c.min)} | {c.status.value} | {_cell(c.detail)} |"
             )
     return mask("\n".join(lines) + "\n", secrets)

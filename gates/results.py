@@ -175,3 +175,13 @@ def fmt(value: float | None) -> str:
     if value is None:
         return "none"
     return f"{value:.4g}"
+
+
+def limit_text(maximum: float | None, minimum: float | None) -> str:
+    """A check's limits for humans: ``max 0.5, min 0.1``."""
+    parts = []
+    if maximum is not None:
+        parts.append(f"max {fmt(maximum)}")
+    if minimum is not None:
+        parts.append(f"min {fmt(minimum)}")
+    return ", ".join(parts)

@@ -13,8 +13,8 @@ import pytest
 from components.validation import ConfigError
 from rollout.offline.engine import ProgramRun
 from rollout.offline.render import clean
-from tests.program.test_strategies import changed, named, set_app
-from tests.support.project import ROOT, edit_stack, run_stack
+from tests.program.test_strategies import changed, named
+from tests.support.project import ROOT, edit_stack, run_stack, set_app
 
 APP = "flutter-app"
 
@@ -93,21 +93,8 @@ def test_istio_routes_bind_to_the_stacks_gateway() -> None:
     assert routes[APP]["spec"]["http"][0]["route"] == [{"destination": {"host": APP, "port": {"number": 80}}}]
 
 
-@pytest.fixture
-def switched_to(project: Path) -> Any:
-    def run(colour: str) -> ProgramRun:
-        set_app(
-            project,
-            "production",
-            blueGreen={"active": colour, "greenImage": "ghcr.io/example/flutter-app:1.5.0"},
-        )
-        return run_stack(project, "production")
-
-    return run
-
-
-def test_after_a_switch_the_same_route_reaches_the_new_colour(switched_to: Any) -> None:
-    before, after = switched_to("blue"), switched_to("green")
+def test_after_a_switch_the_same_route_reaches_the_new_colour(active: Any) -> None:
+    before, after = active("blue"), active("green")
     assert (
         host_routes(before)
         == host_routes(after)

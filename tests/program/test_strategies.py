@@ -12,7 +12,7 @@ import pytest
 from components.validation import ConfigError
 from rollout.offline.engine import ProgramRun
 from rollout.offline.render import clean
-from tests.support.project import ROOT, edit_stack, run_stack
+from tests.support.project import ROOT, run_stack, set_app
 
 GATE = "pulumi-python:dynamic/gates:HealthGate"
 
@@ -34,10 +34,6 @@ def named(run: ProgramRun, kind: str, name: str) -> dict[str, Any]:
         for r in run.resources
         if r.type.endswith(f":{kind}") and r.inputs.get("metadata", {}).get("name") == name
     )
-
-
-def set_app(project: Path, stack: str, **values: Any) -> None:
-    edit_stack(project, stack, lambda c: c["flutter-app:apps"]["flutter-app"].update(values))
 
 
 # --- canary -----------------------------------------------------------------------------------
@@ -109,19 +105,6 @@ def test_canary_binds_to_gateway_and_hosts_from_config(project: Path) -> None:
 
 
 # --- blue/green -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def active(project: Path) -> Any:
-    def run(colour: str) -> ProgramRun:
-        set_app(
-            project,
-            "production",
-            blueGreen={"active": colour, "greenImage": "ghcr.io/example/flutter-app:1.5.0"},
-        )
-        return run_stack(project, "production")
-
-    return run
 
 
 def test_blue_green_objects_as_design_describes(active: Any) -> None:

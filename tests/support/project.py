@@ -25,6 +25,11 @@ def edit_stack(project: Path, stack: str, change: Callable[[dict[str, Any]], Non
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
+def set_app(project: Path, stack: str, **values: Any) -> None:
+    """Update the settings of the app ``flutter-app`` in Pulumi.<stack>.yaml."""
+    edit_stack(project, stack, lambda c: c["flutter-app:apps"]["flutter-app"].update(values))
+
+
 def run_stack(project_dir: Path, stack: str, secrets: dict[str, str] | None = None) -> ProgramRun:
     """Run the real program for ``stack``; ``secrets`` gives plaintext to `secure:` keys."""
     config = load_stack_config(project_dir, stack)
