@@ -75,8 +75,9 @@ class PlatformAddons(pulumi.ComponentResource):
             self._istio(name, addons.istio_version, addons.ingress_tls_secret)
         elif addons.istio == "external":
             # The cluster's own Istio: its ingress gateway (pods labelled istio=ingressgateway in
-            # istio-ingress, as Istio's gateway chart labels them) serves this Gateway.
-            self._gateway(name, addons.ingress_tls_secret, [])
+            # istio-ingress, as Istio's gateway chart labels them) serves this Gateway. Every stack
+            # on the cluster declares the same object, so none may delete it on destroy.
+            self._gateway(name, addons.ingress_tls_secret, [], shared=True)
         if addons.monitoring == "install":
             _release(
                 MONITORING_RELEASE,
@@ -141,8 +142,10 @@ class PlatformAddons(pulumi.ComponentResource):
         )
         self.ingress_hostname = service.status.apply(_hostname)
 
-    def _gateway(self, name: str, tls_secret: str, depends_on: list[pulumi.Resource]) -> None:
-        # The Gateway apps bind their VirtualServices to (canary.gateways: istio-ingress/public).
+    def _gateway(
+        self, name: str, tls_secret: str, depends_on: list[pulumi.Resource], shared: bool = False
+    ) -> None:
+        # The Gateway apps bind their VirtualServices to (expose.gateways: istio-ingress/public).
         # HTTPS terminates here with the certificate in `ingressTlsSecret`; plain HTTP redirects.
         # Hosts are restricted by each VirtualService.
         k8s.apiextensions.CustomResource(
@@ -165,5 +168,5 @@ class PlatformAddons(pulumi.ComponentResource):
                     },
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, retain_on_delete=shared),
         )

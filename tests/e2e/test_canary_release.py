@@ -1,7 +1,8 @@
 """A staging-like Istio canary released through `rollout` on the real engine: the weights walk
 ``canary.steps`` as in-place VirtualService updates, a gate after each weight (the canary against
 the stable track on a real Prometheus), promotion to one track; then a canary that degrades at
-25 % goes back to weight 0 and the release exits 1."""
+25 % goes back to weight 0 and the release exits 1; last, destroying the stack leaves the Gateway
+that every stack on the cluster shares."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ NAMESPACE = namespace("canary")
 REPO = "ghcr.io/example/flutter-app"
 STEPS = [5, 25, 100]
 ROUTES = "virtualservices.networking.istio.io"
+GATEWAYS = "gateways.networking.istio.io"
 
 
 @dataclass
@@ -169,3 +171,14 @@ def test_canary_failing_at_25_percent_goes_back_to_weight_0_then_to_the_version_
     assert latest[0]["message"].startswith("rollback to version ")
     assert latest[1]["message"] == "release flutter-app 1.6.0: canary failed at 25%, weight set back to 0"
     assert latest[2]["message"] == "release flutter-app 1.6.0: canary 25%"
+
+
+def test_destroy_removes_the_stack_but_not_the_gateway_every_stack_shares(canary: Canary) -> None:
+    # With Istio `external` every stack on the cluster declares istio-ingress/public: one stack
+    # going away must not take the others' Gateway with it.
+    sandbox = canary.project.sandbox
+    assert sandbox.get(GATEWAYS, "public", "istio-ingress") is not None
+    canary.project.pulumi("destroy", "--yes", "--skip-preview", stack=canary.stack)
+    assert sandbox.get("namespace", NAMESPACE) is None
+    gateway = sandbox.get(GATEWAYS, "public", "istio-ingress")
+    assert gateway is not None and gateway["spec"]["servers"][0]["port"]["number"] == 443
