@@ -29,14 +29,50 @@ CLUSTER_DIR="$KWOK_WORKDIR/clusters/$NAME"
 say() { echo "sandbox: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-# bounded WAIT_S DESCRIPTION CMD...: retry CMD once a second for at most WAIT_S seconds.
+# bounded WAIT_S CMD...: retry CMD once a second for at most WAIT_S seconds.
 bounded() {
-  local limit=$1 what=$2 i; shift 2
+  local limit=$1 i; shift
   for ((i = 0; i < limit; i++)); do
     "$@" >/dev/null 2>&1 && return 0
     sleep 1
   done
-  die "timed out after ${limit} s waiting for $what"
+  return 1
+}
+
+# alive PID: the process runs (a zombie does not: nothing here may reap kwokctl's orphans).
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${state:0:1}" != Z ]
+}
+
+# The PIDs of everything the sandbox started: kwokctl's components and the stand-in app.
+started_pids() {
+  local pidfile
+  for pidfile in "$CLUSTER_DIR"/pids/*.pid "$STATE/app.pid"; do
+    [ -f "$pidfile" ] && echo "$(cat "$pidfile")"  # kwokctl writes no newline
+  done
+  return 0
+}
+
+# stop_pids PID...: TERM, then KILL after 10 s.
+stop_pids() {
+  local pid i
+  for pid in "$@"; do
+    alive "$pid" || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 10; i++)); do alive "$pid" || break; sleep 1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+# The first component kwokctl started that is no longer running, if any.
+dead_component() {
+  local pidfile pid
+  for pidfile in "$CLUSTER_DIR"/pids/*.pid; do
+    pid=$(cat "$pidfile" 2>/dev/null) && [ -n "$pid" ] || continue  # not (yet) written
+    alive "$pid" || { basename "$pidfile" .pid; return 0; }
+  done
+  return 1
 }
 
 kubectl_() { kubectl --kubeconfig "$STATE/kubeconfig" "$@"; }
@@ -47,19 +83,31 @@ running() {
   (. "$STATE/env" && kubectl_ get --raw /readyz --request-timeout=5s) >/dev/null 2>&1
 }
 
-# Show each component that is not running, with its log, then give up.
+# Show each component that is not running, with its log, then give up (start's EXIT trap stops
+# the rest).
 report_failure() {
   local pidfile component
   say "$1"
   for pidfile in "$CLUSTER_DIR"/pids/*.pid; do
     [ -f "$pidfile" ] || continue
     component=$(basename "$pidfile" .pid)
-    kill -0 "$(cat "$pidfile")" 2>/dev/null && continue
+    alive "$(cat "$pidfile")" && continue
     say "  $component is not running; its log: $CLUSTER_DIR/logs/$component.log"
     tail -n 5 "$CLUSTER_DIR/logs/$component.log" 2>/dev/null | sed 's/^/    /' >&2 || true
   done
   say "  kwokctl's own output: $STATE/kwokctl.log"
   exit 1
+}
+
+# start's EXIT trap: a start that fails stops every process it started. The logs stay (the next
+# start or stop removes them).
+abandon_start() {
+  local code=$?
+  [ "$code" -eq 0 ] && return
+  # shellcheck disable=SC2046 # one word per PID
+  stop_pids $(started_pids)
+  say "stopped what this start had started; its logs stay in $STATE until \`./dev.sh sandbox stop\`"
+  exit "$code"
 }
 
 start() {
@@ -80,20 +128,35 @@ start() {
     cat "$doc"; echo "---"
   done >"$STATE/kwokctl.yaml"
   say "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on 127.0.0.1"
+  trap abandon_start EXIT
   KWOK_RUNTIME=binary KWOK_KUBE_VERSION="$KUBERNETES_VERSION" KWOK_ETCD_VERSION="${ETCD_VERSION#v}" \
     KWOK_ETCD_BINARY="$bin/etcd" KWOK_KUBE_APISERVER_BINARY="$bin/kube-apiserver" \
     KWOK_KUBE_CONTROLLER_MANAGER_BINARY="$bin/kube-controller-manager" \
     KWOK_KUBE_SCHEDULER_BINARY="$bin/kube-scheduler" KWOK_CONTROLLER_BINARY="$bin/kwok" \
     KWOK_KUBECTL_BINARY="$bin/kubectl" \
     kwokctl create cluster --name "$NAME" --config "$STATE/kwokctl.yaml" \
-    --kubeconfig "$STATE/kubeconfig" --wait 120s >"$STATE/kwokctl.log" 2>&1 ||
-    report_failure "the cluster did not start"
+    --kubeconfig "$STATE/kubeconfig" --wait 120s >"$STATE/kwokctl.log" 2>&1 &
+  # kwokctl waits its 120 s even when a component died at once, and then exits 0: watch them.
+  local creator=$! i dead
+  for ((i = 0; i < 150; i++)); do
+    alive "$creator" || break
+    if dead=$(dead_component); then
+      # KILL: on TERM kwokctl goes on starting components. What it started has a PID file.
+      kill -KILL "$creator" 2>/dev/null || true
+      wait "$creator" 2>/dev/null || true
+      report_failure "the cluster did not start: $dead exited"
+    fi
+    sleep 1
+  done
+  wait "$creator" || report_failure "the cluster did not start"
+  bounded 60 kubectl_ get --raw /readyz || report_failure "the API server was not ready within 60 s"
   kwokctl scale node --name "$NAME" --replicas "$NODES" >>"$STATE/kwokctl.log" 2>&1 ||
     report_failure "creating the simulated nodes failed"
   kubectl_ wait --for=condition=Ready node --all --timeout=60s >/dev/null ||
     report_failure "the nodes did not become Ready"
   # Pods are admitted only once the controller manager has created the namespace's ServiceAccount.
-  bounded 60 "the default ServiceAccount" kubectl_ get serviceaccount default -n default
+  bounded 60 kubectl_ get serviceaccount default -n default ||
+    report_failure "the default ServiceAccount did not appear within 60 s"
 
   # What a cluster with Istio and the Prometheus Operator has and the stacks use (cluster.addons
   # "external"): their CRDs and namespaces. No controller runs: nothing here routes or scrapes.
@@ -135,28 +198,23 @@ start() {
       printf 'export PULUMI_CONFIG_PASSPHRASE_FILE=%q\n' "$STATE/passphrase"
     fi
   } >"$STATE/env"
+  trap - EXIT
   say "ready in $(($(date +%s) - started)) s: $NODES nodes, kubeconfig $STATE/kubeconfig, backend file://$STATE/backend"
   cat "$STATE/env"
 }
 
 stop() {
-  local pidfile pid i bin pids=()
-  for pidfile in "$CLUSTER_DIR"/pids/*.pid; do
-    [ -f "$pidfile" ] && pids+=("$(cat "$pidfile")")
-  done
+  local bin
+  # Whatever kwokctl leaves running is stopped by the PIDs it recorded, with the stand-in app;
+  # kwokctl's delete removes those records, so they are read first.
+  local pids; pids=$(started_pids)
   if [ -d "$CLUSTER_DIR" ] && bin=$("$here/toolchain.sh" --check 2>/dev/null); then
     say "stopping the cluster"
     PATH="$bin:$PATH" kwokctl delete cluster --name "$NAME" --kubeconfig "$STATE/kubeconfig" >>"$STATE/kwokctl.log" 2>&1 ||
       say "kwokctl delete failed (log: $STATE/kwokctl.log); stopping its processes by PID"
   fi
-  [ -f "$STATE/app.pid" ] && pids+=("$(cat "$STATE/app.pid")")
-  # Whatever kwokctl left running is stopped here, by the PIDs it recorded, with the stand-in app.
-  for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  # shellcheck disable=SC2086 # one word per PID
+  stop_pids $pids
   rm -rf "$STATE"
   say "stopped; removed $STATE"
 }
