@@ -54,15 +54,17 @@ started_pids() {
   return 0
 }
 
-# stop_pids PID...: TERM, then KILL after 10 s.
+# stop_pids GRACE_S PID...: TERM all, then KILL what still runs after GRACE_S seconds.
 stop_pids() {
-  local pid i
-  for pid in "$@"; do
-    alive "$pid" || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 10; i++)); do alive "$pid" || break; sleep 1; done
-    kill -KILL "$pid" 2>/dev/null || true
+  local grace=$1 pid i left; shift
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for ((i = 0; i <= grace; i++)); do
+    left=()
+    for pid in "$@"; do alive "$pid" && left+=("$pid"); done
+    [ ${#left[@]} -eq 0 ] && return 0
+    [ "$i" -lt "$grace" ] && sleep 1
   done
+  kill -KILL "${left[@]}" 2>/dev/null || true
 }
 
 # The first component kwokctl started that is no longer running, if any.
@@ -104,8 +106,9 @@ report_failure() {
 abandon_start() {
   local code=$?
   [ "$code" -eq 0 ] && return
+  # Nothing of a failed start is worth a graceful shutdown (the API server waits for its etcd).
   # shellcheck disable=SC2046 # one word per PID
-  stop_pids $(started_pids)
+  stop_pids 2 $(started_pids)
   say "stopped what this start had started; its logs stay in $STATE until \`./dev.sh sandbox stop\`"
   exit "$code"
 }
@@ -214,7 +217,7 @@ stop() {
       say "kwokctl delete failed (log: $STATE/kwokctl.log); stopping its processes by PID"
   fi
   # shellcheck disable=SC2086 # one word per PID
-  stop_pids $pids
+  stop_pids 10 $pids
   rm -rf "$STATE"
   say "stopped; removed $STATE"
 }
