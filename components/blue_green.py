@@ -50,6 +50,10 @@ class BlueGreenRelease(pulumi.ComponentResource):
                 selector=track_selector(app_name, colour),
                 opts=child,
             )
+        # The provider's Service await (endpoints unchanged for 10 s) is kept for the live Service,
+        # which users reach. The preview Service serves the preview gate only, which runs after the
+        # idle Deployment's own await and tolerates a failed probe; without the await a switch, which
+        # moves both selectors one after the other (below), takes 10 s less.
         preview = declare_service(
             name,
             args,
@@ -57,6 +61,7 @@ class BlueGreenRelease(pulumi.ComponentResource):
             selector=track_selector(app_name, plan.idle),
             role="preview",
             opts=child,
+            awaited=False,
         )
         # A new image lands on the idle colour and is gated on the preview Service; the live
         # Service switches only after that gate passed, then the live gate checks the switch.

@@ -25,7 +25,7 @@ from components.addons import GATEWAY_NAME, INGRESS_NAMESPACE
 from components.app_settings import AppSettings, Expose
 from components.cluster_settings import IngressController
 from components.names import preview_service_name
-from components.podspec import PORT_NAME, standard_labels
+from components.podspec import PORT_NAME, SKIP_AWAIT, standard_labels
 
 if TYPE_CHECKING:
     from components.workload import WorkloadArgs
@@ -91,7 +91,7 @@ def ingress_metadata(
     controller never does, it would wait 10 minutes and fail, so it is told not to wait."""
     if controller.publishes_address:
         return metadata
-    return {**metadata, "annotations": {"pulumi.com/skipAwait": "true"}}
+    return {**metadata, "annotations": SKIP_AWAIT}
 
 
 def ingress_spec(

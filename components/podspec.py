@@ -20,6 +20,8 @@ from components.settings import PROJECT
 # A fixed non-root identity: the image's user does not matter, the pod never runs as root.
 RUN_AS_USER = 10001
 PORT_NAME = "http"
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+"""The annotation that tells the Kubernetes provider not to wait for an object to become ready."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from components.app_settings import AppSettings
 from components.exposure import RouteContext, declare_routes
 from components.gating import GateContext, GateTarget, declare_gate
 from components.names import track_name, version_label
-from components.podspec import PORT_NAME, PodInputs, pod_template, standard_labels
+from components.podspec import PORT_NAME, SKIP_AWAIT, PodInputs, pod_template, standard_labels
 from components.validation import parse_image
 
 
@@ -110,11 +110,14 @@ def declare_service(
     selector: pulumi.Input[dict[str, str]],
     role: str,
     opts: pulumi.ResourceOptions,
+    awaited: bool = True,
 ) -> k8s.core.v1.Service:
-    """A ClusterIP Service on the app's port, selecting ``selector``."""
+    """A ClusterIP Service on the app's port, selecting ``selector``. ``awaited``: the provider
+    waits until its endpoints have not changed for 10 s and none is unready."""
+    metadata = object_metadata(args, service_name)
     return k8s.core.v1.Service(
         f"{name}-{role}",
-        metadata=object_metadata(args, service_name),
+        metadata=metadata if awaited else {**metadata, "annotations": SKIP_AWAIT},
         spec={
             "type": "ClusterIP",
             "selector": selector,

@@ -121,6 +121,11 @@ def test_blue_green_objects_as_design_describes(active: Any) -> None:
         "app": "flutter-app",
         "version": "green",
     }
+    # The provider waits for the live Service's endpoints (users reach it), not the preview's.
+    assert "annotations" not in named(run, "Service", "flutter-app")["metadata"]
+    assert named(run, "Service", "flutter-app-preview")["metadata"]["annotations"] == {
+        "pulumi.com/skipAwait": "true"
+    }
 
 
 def test_switching_active_changes_only_the_service_selectors(active: Any) -> None:
