@@ -140,17 +140,19 @@ start() {
     kwokctl create cluster --name "$NAME" --config "$STATE/kwokctl.yaml" \
     --kubeconfig "$STATE/kubeconfig" --wait 120s >"$STATE/kwokctl.log" 2>&1 &
   # kwokctl waits its 120 s even when a component died at once, and then exits 0: watch them.
-  local creator=$! i dead
+  local creator=$! i dead=""
   for ((i = 0; i < 150; i++)); do
     alive "$creator" || break
-    if dead=$(dead_component); then
-      # KILL: on TERM kwokctl goes on starting components. What it started has a PID file.
-      kill -KILL "$creator" 2>/dev/null || true
-      wait "$creator" 2>/dev/null || true
-      report_failure "the cluster did not start: $dead exited"
-    fi
+    dead=$(dead_component) && break
     sleep 1
   done
+  if alive "$creator"; then
+    # KILL: on TERM kwokctl goes on starting components. What it started has a PID file.
+    kill -KILL "$creator" 2>/dev/null || true
+    wait "$creator" 2>/dev/null || true
+    [ -n "$dead" ] && report_failure "the cluster did not start: $dead exited"
+    report_failure "the cluster did not start within 150 s"
+  fi
   wait "$creator" || report_failure "the cluster did not start"
   bounded 60 kubectl_ get --raw /readyz || report_failure "the API server was not ready within 60 s"
   kwokctl scale node --name "$NAME" --replicas "$NODES" >>"$STATE/kwokctl.log" 2>&1 ||
