@@ -19,8 +19,7 @@ from gates.counts import Ledger, Window
 from gates.prometheus import PrometheusClient
 from gates.runner import Secrets, build_runtime, run_gate
 from gates.spec import parse_spec
-from tests.gates.test_live_prometheus import versioned
-from tests.support.app import FaultyApp
+from tests.gates.test_live_prometheus import stable_and_canary, versioned
 from tests.support.prometheus import Prometheus
 
 pytestmark = pytest.mark.prometheus
@@ -99,8 +98,7 @@ def test_exact_counts_from_raw_samples(prometheus: Prometheus, exporter: Exporte
 
 def test_sequential_latency_gate_fails_a_slow_canary(prometheus: Prometheus) -> None:
     job = f"slow-{os.getpid()}"
-    stable, canary = FaultyApp(), FaultyApp()
-    try:
+    with stable_and_canary(prometheus, job) as (stable, canary):
         canary.faults.latency = 0.4
         for app in (stable, canary):
             app.start_traffic()
@@ -121,10 +119,6 @@ def test_sequential_latency_gate_fails_a_slow_canary(prometheus: Prometheus) -> 
             }
         )
         report = run_gate(spec, build_runtime(spec, Secrets()))
-    finally:
-        prometheus.forget(job)
-        for app in (stable, canary):
-            app.stop()
     assert report.verdict.status == "fail", report.verdict.reason
     # 0.2 s is no bucket bound: requests slower than the next one, 0.25 s, count.
     assert report.verdict.reason.startswith("check p95: slower than 0.25 s 100 % (")
@@ -133,8 +127,7 @@ def test_sequential_latency_gate_fails_a_slow_canary(prometheus: Prometheus) -> 
 
 def test_load_gives_a_quiet_canary_evidence(prometheus: Prometheus) -> None:
     job = f"quiet-{os.getpid()}"
-    stable, canary = FaultyApp(), FaultyApp()
-    try:
+    with stable_and_canary(prometheus, job) as (stable, canary):
         stable.start_traffic()
         canary.faults.error_every = 2  # half of whatever reaches it answers 500; no users do
         requests.get(
@@ -156,10 +149,6 @@ def test_load_gives_a_quiet_canary_evidence(prometheus: Prometheus) -> None:
             }
         )
         report = run_gate(spec, build_runtime(spec, Secrets()))
-    finally:
-        prometheus.forget(job)
-        for app in (stable, canary):
-            app.stop()
     assert report.verdict.status == "fail", report.verdict.reason
     assert report.verdict.reason.startswith("check errors: error rate ")
     assert "at least 3x worse" in report.verdict.reason

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -195,6 +197,19 @@ def test_count_templates_return_the_increase_over_the_window(
     assert value(prometheus, render("errors-increase", nobody)) == 0  # no 5xx: 0 (or vector(0))
 
 
+@contextmanager
+def stable_and_canary(prometheus: Prometheus, job: str) -> Iterator[tuple[FaultyApp, FaultyApp]]:
+    """Two test apps; at the end Prometheus forgets ``job`` and both stop (``versioned`` has them
+    scraped, once set up)."""
+    stable, canary = FaultyApp(), FaultyApp()
+    try:
+        yield stable, canary
+    finally:
+        prometheus.forget(job)
+        for app in (stable, canary):
+            app.stop()
+
+
 def versioned(prometheus: Prometheus, job: str, apps: dict[str, FaultyApp]) -> None:
     """Scrape each app as ``job`` with its own ``version`` label (file-based discovery)."""
     targets = [
@@ -212,8 +227,7 @@ def test_sequential_gate_compares_canary_with_stable(
     prometheus: Prometheus, error_every: int, verdict: str
 ) -> None:
     job = f"seq-{os.getpid()}-{error_every}"
-    stable, canary = FaultyApp(), FaultyApp()
-    try:
+    with stable_and_canary(prometheus, job) as (stable, canary):
         canary.faults.error_every = error_every
         for a in (stable, canary):
             a.start_traffic()
@@ -230,10 +244,6 @@ def test_sequential_gate_compares_canary_with_stable(
             }
         )
         report = run_gate(spec, build_runtime(spec, Secrets()))
-    finally:
-        prometheus.forget(job)
-        for a in (stable, canary):
-            a.stop()
     assert report.verdict.status == verdict, report.verdict.reason
     decided = [e for e in report.evaluations if e.sequential]
     assert decided, "no evaluation weighed any counts"

@@ -7,7 +7,6 @@ watched up to ``max_duration``); never a total that silently includes ``max_hold
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from gates.progress import Progress, progress_line
@@ -26,16 +25,7 @@ LINE = re.compile(
 def lines_of(world: World, **overrides: Any) -> tuple[Any, list[dict[str, str]]]:
     spec = gate_spec(**overrides)
     seen: list[Progress] = []
-    runtime = GateRuntime(
-        query=world.query,
-        samples=world.samples,
-        monotonic=lambda: world.now,
-        sleep=world.sleep,
-        wall=lambda: datetime.fromtimestamp(world.now, UTC),
-        concurrent=False,
-        on_progress=seen.append,
-    )
-    run_gate(spec, runtime)
+    run_gate(spec, world.runtime(on_progress=seen.append))
     parsed = []
     for progress in seen:
         line = progress_line(spec, progress)

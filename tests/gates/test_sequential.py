@@ -290,6 +290,18 @@ class World:
     def sleep(self, seconds: float) -> None:
         self.now += seconds
 
+    def runtime(self, **extra: Any) -> GateRuntime:
+        """A gate runtime on this world's clock and Prometheus, evaluating serially."""
+        return GateRuntime(
+            query=self.query,
+            samples=self.samples,
+            monotonic=lambda: self.now,
+            sleep=self.sleep,
+            wall=lambda: datetime.fromtimestamp(self.now, UTC),
+            concurrent=False,
+            **extra,
+        )
+
     def query(self, promql: str) -> QueryResult:
         if self.down[0] <= self.now < self.down[1]:
             return QueryResult(QueryOutcome.ERROR, (), "Prometheus unreachable")
@@ -340,15 +352,7 @@ def gate_spec(**overrides: Any) -> Any:
 
 
 def run(world: World, **overrides: Any) -> Any:
-    runtime = GateRuntime(
-        query=world.query,
-        samples=world.samples,
-        monotonic=lambda: world.now,
-        sleep=world.sleep,
-        wall=lambda: datetime.fromtimestamp(world.now, UTC),
-        concurrent=False,
-    )
-    return run_gate(gate_spec(**overrides), runtime)
+    return run_gate(gate_spec(**overrides), world.runtime())
 
 
 def test_a_bad_canary_fails_at_once_on_rejection() -> None:
