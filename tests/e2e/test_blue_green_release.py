@@ -10,7 +10,8 @@ One stack, its steps in file order, as an on-call engineer's day would go:
     v2-v3 release 1.5.0: green gated on preview, switched, gated live
     v4 release 1.6.0: blue's /health fails the preview gate
     v5-v7 release 1.7.0: blue errors under live traffic, live gate fails, switched back
-    then rollbacks to v3 and back, and history.
+    then rollbacks to v3 and back, and history;
+    last, release 1.8.0 with --scale-down-idle: green parked at 0 replicas after the switch.
 """
 
 from __future__ import annotations
@@ -337,3 +338,20 @@ def test_rollback_to_a_failed_update_with_force(bg: BlueGreen) -> None:
     # Version 4 put 1.6.0 on the idle colour (blue) and never switched.
     assert bg.live_colour() == "green" and bg.image("blue") == f"{REPO}:1.6.0"
     assert bg.project.history(bg.stack)[0]["message"].startswith("rollback to version 4")
+
+
+def test_scale_down_idle_parks_the_colour_that_served_until_the_switch(bg: BlueGreen) -> None:
+    code, out, err = bg.rollout("release", "--image", f"{REPO}:1.8.0", "--yes", "--scale-down-idle")
+    assert code == 0, out + err
+    assert bg.live_colour() == "blue" and bg.image("blue") == f"{REPO}:1.8.0"
+    assert pod_colours(bg, APP) == {"blue"}
+    # Green served until the switch; once the live gate passed it went to 0 replicas, its image kept.
+    green = bg.deployment("green")
+    assert green["spec"]["replicas"] == 0 and bg.image("green") == f"{REPO}:1.5.0"
+    assert bg.deployment("blue")["spec"]["replicas"] == 6
+    messages = [h.get("message", "") for h in bg.project.history(bg.stack)[:3]]
+    assert messages == [
+        "release flutter-app 1.8.0: release confirmed, scale down idle colour green",
+        "release flutter-app 1.8.0: switch live traffic to blue",
+        "release flutter-app 1.8.0: deploy to idle colour blue (preview)",
+    ]
