@@ -3,7 +3,7 @@
 import pulumi
 
 from components.addons import AddonsArgs, PlatformAddons
-from components.cluster import Cluster, ClusterArgs
+from components.cluster import Cluster, ClusterArgs, refuse_another_cluster
 from components.environment import Environment, EnvironmentArgs
 from components.exposure import RouteContext
 from components.gating import GateContext
@@ -14,6 +14,12 @@ from components.workload import WorkloadArgs
 
 settings = load()
 config = settings.config
+refuse_another_cluster(config.cluster, settings.stack)
+if config.cluster.mode == "existing" and not config.cluster.api_server:
+    pulumi.log.warn(
+        "flutter-app:cluster.apiServer is not set: this stack is bound to no cluster, so a KUBECONFIG "
+        "pointing at another one would move its objects there; set it to the API server it deploys to"
+    )
 for key in settings.missing_secrets:
     pulumi.log.warn(f"{key} is not set: the app runs without it (`pulumi config set --secret {key}`)")
 for name, app in config.apps.items():

@@ -4,9 +4,10 @@ the platform add-ons."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from components.config_types import Bool, Cidr, ConfigModel, DnsLabel, SemVer
 
@@ -110,12 +111,24 @@ class IngressController(ConfigModel):
     never does: `pulumi up` then does not wait, and only the health gate shows the route works."""
 
 
+def _api_server(value: str) -> str:
+    if not re.fullmatch(r"https://[^\s/@?#]+(/[^\s@?#]*)?", value):
+        raise ValueError("expected the cluster's API server URL as its kubeconfig writes it, https://HOST[:PORT]")
+    return value
+
+
 class ClusterSettings(ConfigModel):
     """Where the stack deploys: a new EKS cluster, or an existing cluster by kubeconfig context."""
 
     mode: Literal["eks", "existing"]
     kube_context: str = ""
     """existing: kubeconfig context (empty: the current context)."""
+    api_server: Annotated[str, AfterValidator(_api_server)] | None = None
+    """existing: the API server this stack deploys to. `pulumi up` refuses to run when the
+    kubeconfig points at another one, and the Kubernetes provider is replaced only when this
+    changes (its clusterIdentifier), never because a kubeconfig path, context or token changed."""
+    ca_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """existing: SHA-256 of the cluster's CA certificate (DER, lower-case hex), checked like apiServer."""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = "eu-west-1"
     kubernetes_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")] = "1.34"
     endpoint_public_access: Bool = True
@@ -131,4 +144,10 @@ class ClusterSettings(ConfigModel):
     def _eks_has_nodes(self) -> ClusterSettings:
         if self.mode == "eks" and not self.node_groups:
             raise ValueError("mode eks needs at least one entry in nodeGroups")
+        if self.mode == "eks" and (self.api_server or self.ca_sha256):
+            raise ValueError(
+                "apiServer and caSha256 bind an existing cluster; mode eks deploys to the cluster the stack creates"
+            )
+        if self.ca_sha256 and not self.api_server:
+            raise ValueError("caSha256 is given without apiServer")
         return self

@@ -13,7 +13,7 @@ from components.app_env import CONFIG_MAP_ENV
 from components.network_policy import policy_specs
 from components.podspec import standard_labels
 from components.profiles import CONTAINER_LIMITS
-from components.settings import PROJECT, StackSettings
+from components.settings import PROJECT, PROTECTED_ENVIRONMENTS, StackSettings
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,17 @@ class Environment(pulumi.ComponentResource):
         super().__init__("flutter-app:platform:Environment", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
+        # What holds data is protected where it matters: neither a replacement (a renamed
+        # namespace, a moved cluster) nor a mistaken `pulumi destroy` deletes it; the engine refuses
+        # instead. Deliberate removal: `pulumi state unprotect` first (docs/operations.md).
+        keep = pulumi.ResourceOptions(parent=self, protect=settings.environment in PROTECTED_ENVIRONMENTS)
         labels = standard_labels(PROJECT, settings.environment, "environment")
         # Istio routes canary traffic only between pods that carry its sidecar.
         injection = {"istio-injection": "enabled"} if settings.uses_istio else {}
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={"name": settings.namespace_name, "labels": {**labels, **injection}},
-            opts=child,
+            opts=keep,
         )
         self.namespace = namespace.metadata.name
 
@@ -81,7 +85,7 @@ class Environment(pulumi.ComponentResource):
                 metadata=metadata(f"{PROJECT}-secrets"),
                 type="Opaque",
                 string_data=dict(args.secrets),
-                opts=child,
+                opts=keep,
             )
             self.secret_name = secret.metadata.name
         k8s.core.v1.ResourceQuota(

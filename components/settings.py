@@ -60,6 +60,9 @@ CREDENTIAL_KEYS: Final = (*SECRET_KEYS, *GATE_SECRET_KEYS)
 _STRUCTURED_KEYS: Final = frozenset(
     {"apps", "cluster", "logSinks", "namespaceQuota", "networkPolicy", "reportThresholds"}
 )
+PROTECTED_ENVIRONMENTS: Final = frozenset({"staging", "production"})
+"""Where what holds data (the Namespace, the app Secret) is protected from deletion and an existing
+cluster must be bound by its API server."""
 # Namespaces the stack must never declare (and so own, and delete with the stack): Kubernetes' own,
 # and the add-ons'.
 RESERVED_NAMESPACES: Final = frozenset(
@@ -121,6 +124,23 @@ class StackSettings(ConfigModel):
     """Declared after environment, cluster and namespaceQuota: its checks read them."""
     report_thresholds: dict[str, Any] = Field(default_factory=dict)
     """Alert thresholds of `rollout report` (rollout/monitoring/alerts.py), checked here too."""
+
+    @field_validator("cluster")
+    @classmethod
+    def _bound_where_it_matters(cls, cluster: ClusterSettings, info: ValidationInfo) -> ClusterSettings:
+        environment = info.data.get("environment")
+        if cluster.mode == "existing" and not cluster.api_server and environment in PROTECTED_ENVIRONMENTS:
+            raise NestedProblems(
+                [
+                    (
+                        ("apiServer",),
+                        f"required for an existing cluster in {environment}: the API server URL this stack "
+                        "deploys to (the `server` of its kubeconfig cluster), so that a KUBECONFIG pointing "
+                        "at another cluster is refused instead of moving the stack's objects there",
+                    )
+                ]
+            )
+        return cluster
 
     @field_validator("apps")
     @classmethod

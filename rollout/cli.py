@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from rollout.commands import gate, history, release, render, report, rollback
+from rollout.commands import gate, history, recover, release, render, report, rollback
 from rollout.exit_codes import CommandError, ExitCode
 
-COMMANDS = (render, gate, release, rollback, history, report)
+COMMANDS = (render, gate, release, rollback, recover, history, report)
 
 
 @dataclass

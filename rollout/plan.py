@@ -1,17 +1,23 @@
-"""Pure planning for rollback and release: which history entry to restore, what config changes,
-and which steps a release walks. No I/O; every decision here is unit-tested over history fixtures.
-"""
+"""Pure planning for rollback and release: which history entry to restore, and which steps a
+release walks, each with what it may change. No I/O; every decision here is unit-tested over
+history fixtures."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
 
 from components.app_settings import AppSettings
 from components.settings import PROJECT
-from rollout.history import MASKED, ConfigEntry, ConfigMap, HistoryEntry, short_image
+from rollout.changes import Ownership
+from rollout.history import HistoryEntry, short_image
+
+# Resource roles (see ``owned``). A canary's routing: its Istio objects and the gates that exist
+# at some weights only (the canary's above 0 %, the stable track's below 100 %).
+ROUTING = ("virtual-service", "destination-rule", "canary-gate", "stable-gate")
+COLOURS = ("blue", "green")
+SWITCH = ("live", "preview", "live-gate", "preview-gate")
 
 
 class PlanError(ValueError):
@@ -78,151 +84,6 @@ def select_target(
     return RollbackTarget(current, target)
 
 
-# -- config diff --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KeyChange:
-    key: str
-    before: ConfigEntry | None
-    after: ConfigEntry | None
-
-
-@dataclass(frozen=True)
-class ConfigDiff:
-    added: tuple[KeyChange, ...] = ()
-    changed: tuple[KeyChange, ...] = ()
-    removed: tuple[KeyChange, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not (self.added or self.changed or self.removed)
-
-    @property
-    def writes(self) -> dict[str, ConfigEntry]:
-        """Keys to write (added and changed), with the target's entries."""
-        return {c.key: c.after for c in (*self.added, *self.changed) if c.after is not None}
-
-    @property
-    def removals(self) -> list[str]:
-        return [c.key for c in self.removed]
-
-
-def config_diff(
-    current: ConfigMap, target: ConfigMap, *, project_defaults: Mapping[str, str] | None = None
-) -> ConfigDiff:
-    """What changes when ``target`` replaces ``current``.
-
-    A key absent from the target but present now only as the project's declared default (from
-    Pulumi.yaml, which `pulumi config --json` lists too) is not a difference.
-    """
-    defaults = project_defaults or {}
-    added, changed, removed = [], [], []
-    for key in sorted(set(current) | set(target)):
-        before, after = current.get(key), target.get(key)
-        if before is None and after is not None:
-            added.append(KeyChange(key, None, after))
-        elif after is None and before is not None:
-            if not before.secret and not before.is_object and defaults.get(key) == before.value:
-                continue
-            removed.append(KeyChange(key, before, None))
-        elif before is not None and after is not None and not before.same_as(after):
-            changed.append(KeyChange(key, before, after))
-    return ConfigDiff(tuple(added), tuple(changed), tuple(removed))
-
-
-def unrestorable_keys(config: ConfigMap) -> list[str]:
-    """Keys whose real value is not in hand (masked or undecryptable secrets)."""
-    return sorted(key for key, entry in config.items() if not entry.restorable)
-
-
-def show_value(entry: ConfigEntry | None) -> str:
-    if entry is None:
-        return "(unset)"
-    if entry.secret:
-        return MASKED
-    if entry.is_object:
-        return json.dumps(entry.object_value, sort_keys=True, separators=(",", ":"))
-    return json.dumps(entry.value)
-
-
-def _leaves(value: Any, prefix: str) -> dict[str, Any]:
-    if isinstance(value, Mapping) and value:
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_leaves(item, f"{prefix}.{key}"))
-        return out
-    if isinstance(value, list) and value and any(isinstance(v, Mapping | list) for v in value):
-        out = {}
-        for index, item in enumerate(value):
-            out.update(_leaves(item, f"{prefix}[{index}]"))
-        return out
-    return {prefix: value}
-
-
-def describe_change(change: KeyChange) -> list[str]:
-    """Lines describing one change; objects diffed leaf by leaf, secrets always masked."""
-    before, after = change.before, change.after
-    both_plain_objects = (
-        before is not None
-        and after is not None
-        and before.is_object
-        and after.is_object
-        and not (before.secret or after.secret)
-    )
-    if both_plain_objects:
-        assert before is not None and after is not None
-        old, new = _leaves(before.object_value, change.key), _leaves(after.object_value, change.key)
-        lines = []
-        for leaf in sorted(set(old) | set(new)):
-            if old.get(leaf, _MISSING) != new.get(leaf, _MISSING):
-                lines.append(f"{leaf}: {_leaf(old.get(leaf, _MISSING))} -> {_leaf(new.get(leaf, _MISSING))}")
-        return lines or [f"{change.key}: {show_value(before)} -> {show_value(after)}"]
-    if before is None:
-        return [f"{change.key} = {show_value(after)}{' (secret)' if after and after.secret else ''}"]
-    if after is None:
-        return [f"{change.key} (was {show_value(before)})"]
-    if before.secret != after.secret:
-        # Either side secret: mask both, a value on its way into a secret is one too.
-        note = " (becomes secret)" if after.secret else " (becomes plain)"
-        return [f"{change.key}: {MASKED} -> {MASKED}{note}"]
-    return [f"{change.key}: {show_value(before)} -> {show_value(after)}"]
-
-
-_MISSING: Final = object()
-
-
-def _leaf(value: Any) -> str:
-    return "(unset)" if value is _MISSING else json.dumps(value)
-
-
-def diff_lines(diff: ConfigDiff) -> list[str]:
-    if diff.empty:
-        return ["  config: no changes (the target's config is the current config)"]
-    lines = []
-    for title, changes in (("added", diff.added), ("changed", diff.changed), ("removed", diff.removed)):
-        if changes:
-            lines.append(f"  {title}:")
-            lines += [f"    {line}" for change in changes for line in describe_change(change)]
-    return lines
-
-
-def project_defaults(project: Mapping[str, Any], name: str = PROJECT) -> dict[str, str]:
-    """Declared defaults of Pulumi.yaml's ``config:``, as `pulumi config --json` shows them."""
-    declared = project.get("config")
-    out: dict[str, str] = {}
-    if not isinstance(declared, Mapping):
-        return out
-    for key, spec in declared.items():
-        if isinstance(spec, Mapping) and "default" in spec:
-            default = spec["default"]
-            text = json.dumps(default) if not isinstance(default, str) else default
-            if isinstance(default, bool):
-                text = "true" if default else "false"
-            out[key if ":" in str(key) else f"{name}:{key}"] = text
-    return out
-
-
 # -- release steps ------------------------------------------------------------------------------
 
 
@@ -244,12 +105,20 @@ class Change:
 
 @dataclass(frozen=True)
 class Step:
-    """One config change plus one `pulumi up`; ``undo`` puts traffic back if its gate fails."""
+    """One config change plus one `pulumi up`; ``undo`` puts traffic back if its gate fails;
+    ``ownership`` is what its preview may plan (rollout/changes.py), checked before it runs."""
 
     name: str
     message: str
     change: Change
     undo: Step | None = None
+    ownership: Ownership = field(default_factory=Ownership)
+
+
+def owned(app: str, owns: Sequence[str], keeps: Sequence[str] = ()) -> Ownership:
+    """An app's resources by role, as the release components name them (``<app>-<role>``:
+    components/workload.py, blue_green.py, canary.py, gating.py)."""
+    return Ownership.of((f"{app}-{role}" for role in owns), (f"{app}-{role}" for role in keeps))
 
 
 @dataclass(frozen=True)
@@ -283,7 +152,12 @@ def plan_release(
         steps = _blue_green_steps(app_name, app, image, prefix, scale_down_idle)
     else:
         steps = (
-            Step("rolling update", f"{prefix}: rolling update", Change({app_path(app_name, "image"): image})),
+            Step(
+                "rolling update",
+                f"{prefix}: rolling update",
+                Change({app_path(app_name, "image"): image}),
+                ownership=owned(app_name, ("deployment", "live-gate")),
+            ),
         )
     return ReleasePlan(app_name, configured, image, app.image, steps)
 
@@ -306,8 +180,19 @@ def _canary_steps(app_name: str, app: AppSettings, image: str, prefix: str) -> t
             "undo traffic",
             f"{prefix}: canary failed at {percent}%, weight set back to 0",
             Change({weight: "0"}),
+            ownership=owned(app_name, ROUTING, keeps=("stable",)),
         )
-        steps.append(Step(f"canary {percent}%", f"{prefix}: canary {percent}%", change, undo))
+        # The first step starts the canary's pods; every step moves the weights, gated.
+        tracks = ("canary",) if index == 0 else ()
+        steps.append(
+            Step(
+                f"canary {percent}%",
+                f"{prefix}: canary {percent}%",
+                change,
+                undo,
+                owned(app_name, (*tracks, *ROUTING), keeps=("stable", *(() if index == 0 else ("canary",)))),
+            )
+        )
     # Promotion in three `up`s, each moving one thing, so traffic never reaches pods that are
     # not ready: the stable track takes the image while the canary still serves 100 %, then the
     # weight goes back to stable (gated there), then the canary's pods go.
@@ -321,7 +206,9 @@ def _canary_steps(app_name: str, app: AppSettings, image: str, prefix: str) -> t
                 "undo promotion",
                 f"{prefix}: promotion failed, stable image back to {short_image(app.image)}",
                 Change({image_key: app.image}),
+                ownership=owned(app_name, ("stable", "stable-gate"), keeps=("canary",)),
             ),
+            owned(app_name, ("stable", "stable-gate"), keeps=("canary",)),
         ),
         Step(
             "promote: traffic to stable",
@@ -331,12 +218,15 @@ def _canary_steps(app_name: str, app: AppSettings, image: str, prefix: str) -> t
                 "undo promotion",
                 f"{prefix}: stable track failed its gate, traffic back to the canary",
                 Change({weight: "100"}),
+                ownership=owned(app_name, ROUTING, keeps=("stable", "canary")),
             ),
+            owned(app_name, ROUTING, keeps=("stable", "canary")),
         ),
         Step(
             "promote: remove canary",
             f"{prefix}: promoted, canary removed",
             Change(remove=(app_path(app_name, "canary", "image"),)),
+            ownership=owned(app_name, ("canary", *ROUTING), keeps=("stable",)),
         ),
     ]
     return tuple(steps)
@@ -353,22 +243,27 @@ def _blue_green_steps(
         app_path(app_name, "blueGreen", f"{idle}Image"): image,
         app_path(app_name, "blueGreen", "scaleDownIdle"): "false",
     }
+    # A switch moves the two Services' selectors (and re-runs the gates); no pod is touched.
+    switch = owned(app_name, SWITCH, keeps=COLOURS)
     switch_back = Step(
         "switch back",
         f"{prefix}: switch live traffic back to {active}",
         Change({app_path(app_name, "blueGreen", "active"): active, app_path(app_name, "image"): app.image}),
+        ownership=switch,
     )
     steps = [
         Step(
             f"deploy to idle colour {idle}",
             f"{prefix}: deploy to idle colour {idle} (preview)",
             Change(deploy),
+            ownership=owned(app_name, (idle, "preview-gate"), keeps=(active,)),
         ),
         Step(
             f"switch to {idle}",
             f"{prefix}: switch live traffic to {idle}",
             Change({app_path(app_name, "blueGreen", "active"): idle, app_path(app_name, "image"): image}),
             switch_back,
+            switch,
         ),
     ]
     if scale_down_idle:
@@ -377,14 +272,19 @@ def _blue_green_steps(
                 f"scale down {active}",
                 f"{prefix}: release confirmed, scale down idle colour {active}",
                 Change({app_path(app_name, "blueGreen", "scaleDownIdle"): "true"}),
+                ownership=owned(app_name, (active,), keeps=(idle,)),
             )
         )
     return tuple(steps)
 
 
+def steps_text(count: int) -> str:
+    return f"{count} step{'' if count == 1 else 's'}"
+
+
 def release_lines(plan: ReleasePlan) -> list[str]:
     lines = [
-        f"release {plan.app}: {plan.previous_image} -> {plan.image} ({plan.strategy}, {len(plan.steps)} steps)"
+        f"release {plan.app}: {plan.previous_image} -> {plan.image} ({plan.strategy}, {steps_text(len(plan.steps))})"
     ]
     for index, step in enumerate(plan.steps, 1):
         lines.append(f"  {index}. {step.name}: up --message {json.dumps(step.message)}")

@@ -7,40 +7,61 @@ Reads run the CLI's JSON commands and parse them into typed records (rollout/his
 those two SDK methods drop ``objectValue``. Writes use the SDK's own methods:
 ``set_all_config(path=True)`` (``config set-all --path --plaintext k=v``),
 ``set_all_config_json`` (``config set-all --json``: plain and object values restored as they
-were), ``remove_config(path=True)``, ``remove_all_config`` and ``up(message=...)``. Secret strings
-are restored with ``config set KEY --secret`` and the value on stdin, the one write the SDK cannot
-make without putting the value on the command line.
+were), ``remove_config(path=True)``, ``remove_all_config``, ``preview(plan=...)`` (``--save-plan``)
+and ``up(message=..., plan=...)`` (``--plan``). Secret strings are restored with ``config set KEY
+--secret`` and the value on stdin, the one write the SDK cannot make without putting the value on
+the command line. The CLI runs supervised (rollout/process.py): a signal reaches it only through
+rollout, once.
+
+A file backend's locks are read here too (``.pulumi/locks/<org>/<project>/<stack>/*.json``, each
+naming the PID, host and time of the update holding it; pkg/backend/diy/lock.go), so that a lock
+left by a process that no longer runs can be told from one held by an update in progress.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import signal
+import socket
 import subprocess
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
+import psutil
 import yaml
 from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 
+from rollout.changes import PlanFormatError, ResourceChange, planned_changes
+from rollout.engine_output import gate_failure, root_cause
 from rollout.exit_codes import CommandError, ExitCode
-from rollout.history import ConfigEntry, HistoryEntry, HistoryFormatError, parse_config, parse_history_text
+from rollout.history import (
+    ConfigEntry,
+    HistoryEntry,
+    HistoryFormatError,
+    parse_config,
+    parse_history,
+    parse_time,
+)
+from rollout.leftovers import LockHolder
+from rollout.process import SupervisedPulumi, supervised
+from rollout.yamlfile import YamlFileError, read_yaml
 
 PASSPHRASE_HELP = (
     "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) for a passphrase-encrypted stack, "
     "or make the stack's secrets provider (e.g. awskms://, Pulumi Cloud access with PULUMI_ACCESS_TOKEN) "
     "available to this shell"
 )
+HISTORY_PAGE_SIZE = 100
+MAX_HISTORY_PAGES = 1000
+"""History is read in pages of HISTORY_PAGE_SIZE, at most this many (100,000 entries)."""
 _DECRYPT_TEXT = re.compile(r"decrypt|passphrase|secrets? (manager|provider)", re.IGNORECASE)
-_GATE_LINE = re.compile(r"GateFailedError:\s*(?P<message>.+)")
-_ERROR_LINE = re.compile(r"^\s*error:\s*(?P<message>.+)", re.IGNORECASE)
 
 
 class StackLockedError(CommandError):
@@ -52,7 +73,8 @@ class DecryptionError(CommandError):
 
 
 class UpFailedError(Exception):
-    """`pulumi up` failed; ``reason`` is the failing gate's message when a gate failed."""
+    """`pulumi up` failed; ``reason`` is the failing gate's message when a gate failed, else the
+    engine's root cause (rollout/engine_output.py)."""
 
     def __init__(self, reason: str, gate_failed: bool, output: str) -> None:
         super().__init__(reason)
@@ -65,39 +87,6 @@ def _command_text(error: auto_errors.CommandError) -> str:
     return str(error)
 
 
-def gate_failure(text: str) -> str | None:
-    """The first line of the failing gate's message in `pulumi up` output, if a gate failed."""
-    for line in text.splitlines():
-        match = _GATE_LINE.search(line)
-        if match:
-            return match["message"].strip()
-    return None
-
-
-def gate_report(text: str, limit: int = 40) -> list[str]:
-    """The failing gate's message: its first line and the indented evaluation lines under it."""
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        match = _GATE_LINE.search(line)
-        if match:
-            block = [match["message"].strip()]
-            for follow in lines[index + 1 : index + limit]:
-                if not follow.startswith("  ") or not follow.strip():
-                    break
-                block.append(follow.rstrip())
-            return block
-    return []
-
-
-def _first_error(text: str) -> str:
-    for line in text.splitlines():
-        match = _ERROR_LINE.match(line)
-        if match:
-            return match["message"].strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
-
-
 def translate(error: Exception, stack: str, action: str) -> CommandError:
     """A CommandError (message + exit code) for an Automation API failure."""
     if isinstance(error, auto_errors.StackNotFoundError):
@@ -108,8 +97,9 @@ def translate(error: Exception, stack: str, action: str) -> CommandError:
         )
     if isinstance(error, auto_errors.ConcurrentUpdateError):
         return StackLockedError(
-            f"stack {stack!r} is locked by another update in progress; nothing was changed. Wait for it "
-            "to finish (or, if it died, run `pulumi cancel`) and try again",
+            f"stack {stack!r} is locked by another update; this command changed nothing. If an update "
+            f"runs, wait for it; if it was cut short, `rollout recover --stack {stack}` says what it left "
+            "and repairs it",
             ExitCode.FAILED,
         )
     text = _command_text(error) if isinstance(error, auto_errors.CommandError) else str(error)
@@ -124,7 +114,7 @@ def translate(error: Exception, stack: str, action: str) -> CommandError:
         )
     if isinstance(error, auto_errors.InvalidVersionError):
         return CommandError(f"unsupported pulumi CLI: {error}", ExitCode.BAD_INPUT)
-    return CommandError(f"{action} failed: {_first_error(text)}", ExitCode.FAILED)
+    return CommandError(f"{action} failed: {root_cause(text)}", ExitCode.FAILED)
 
 
 @dataclass
@@ -143,13 +133,37 @@ class StackAccess:
         return result.stdout
 
     def history(self, *, show_secrets: bool) -> list[HistoryEntry]:
+        """Every entry of the stack's history, all pages: a version number is a position in the
+        whole history, so it names the same update however many come after it."""
         args = ["stack", "history", "--json", *(["--show-secrets"] if show_secrets else [])]
+        raw: list[Any] = []
+        for page in range(1, MAX_HISTORY_PAGES + 1):
+            paged = [*args, "--page-size", str(HISTORY_PAGE_SIZE), "--page", str(page)]
+            try:
+                text = self._run_json(paged)
+            except (auto_errors.CommandError, FileNotFoundError) as error:
+                raise translate(error, self.name, "reading stack history") from None
+            try:
+                entries = json.loads(text) if text.strip() else None
+            except json.JSONDecodeError as error:
+                raise CommandError(
+                    f"unexpected `pulumi stack history --json` output: not JSON ({error})", ExitCode.FAILED
+                ) from None
+            if entries is not None and not isinstance(entries, list):
+                raise CommandError(
+                    "unexpected `pulumi stack history --json` output: not a list", ExitCode.FAILED
+                )
+            raw += entries or []
+            if len(entries or []) < HISTORY_PAGE_SIZE:
+                break
+        else:
+            raise CommandError(
+                f"stack {self.name} has more than {MAX_HISTORY_PAGES * HISTORY_PAGE_SIZE} history entries; "
+                "rollout reads no further",
+                ExitCode.FAILED,
+            )
         try:
-            text = self._run_json(args)
-        except (auto_errors.CommandError, FileNotFoundError) as error:
-            raise translate(error, self.name, "reading stack history") from None
-        try:
-            return parse_history_text(text)
+            return parse_history(raw)
         except HistoryFormatError as error:
             raise CommandError(
                 f"unexpected `pulumi stack history --json` output: {error}", ExitCode.FAILED
@@ -236,55 +250,120 @@ class StackAccess:
             )
             raise CommandError(f"stack {self.name}: setting secret {key} failed: {detail}", ExitCode.FAILED)
 
-    def up(self, message: str, on_output: Callable[[str], Any]) -> None:
-        """`pulumi up --message`; UpFailedError names the failing gate when one failed.
+    @property
+    def command(self) -> SupervisedPulumi:
+        command = self.stack.workspace.pulumi_command
+        assert isinstance(command, SupervisedPulumi)
+        return command
 
-        Ctrl-C reaches `pulumi` too (the terminal signals the whole foreground job): the CLI then
-        finishes the operations in flight, records the update as cancelled and releases the
-        stack's lock. So the first Ctrl-C waits for that before raising KeyboardInterrupt; a second
-        one interrupts at once, leaving the lock behind, as a second Ctrl-C does to `pulumi`.
-        """
-        with _graceful_interrupt(on_output) as interrupted:
-            try:
-                self._up(message, on_output)
-            except UpFailedError:
-                if not interrupted():
-                    raise
-            if interrupted():
-                raise KeyboardInterrupt
+    def supervised(self, say: Callable[[str], Any]) -> contextlib.AbstractContextManager[None]:
+        """SIGINT and SIGTERM handled while the block runs (rollout/process.py): a running CLI
+        operation stops cleanly, then Interrupted is raised."""
+        return supervised(self.command, say)
 
-    def _up(self, message: str, on_output: Callable[[str], Any]) -> None:
+    def preview_plan(self, plan_path: Path) -> list[ResourceChange]:
+        """`pulumi preview --save-plan PATH`: the changes the next `up --plan PATH` may make.
+        CommandError (exit 1) with the engine's root cause when the preview fails."""
         try:
-            self.stack.up(message=message, on_output=on_output)
+            self.stack.preview(plan=str(plan_path))
+        except auto_errors.CommandError as error:
+            raise translate(error, self.name, "pulumi preview") from None
+        try:
+            return planned_changes(json.loads(plan_path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError, PlanFormatError) as error:
+            raise CommandError(f"reading the preview's plan {plan_path}: {error}", ExitCode.FAILED) from None
+
+    def up(self, message: str, on_output: Callable[[str], Any], plan: Path | None = None) -> None:
+        """`pulumi up --message [--plan PATH]`; UpFailedError names the failing gate when one
+        failed, else the engine's root cause."""
+        try:
+            self.stack.up(message=message, on_output=on_output, plan=str(plan) if plan else None)
         except auto_errors.ConcurrentUpdateError as error:
             raise translate(error, self.name, "pulumi up") from None
         except auto_errors.CommandError as error:
             text = _command_text(error)
             gate = gate_failure(text)
-            reason = f"gate failed: {gate}" if gate else f"pulumi up failed: {_first_error(text)}"
+            reason = f"gate failed: {gate}" if gate else f"pulumi up failed: {root_cause(text)}"
             raise UpFailedError(reason, gate is not None, text) from None
 
+    def refresh(self) -> None:
+        """`pulumi refresh` (resolving pending operations: pending creates are dropped from the
+        state, the cluster then says what exists)."""
+        try:
+            self.stack.refresh(clear_pending_creates=True, message="recover: refresh")
+        except auto_errors.CommandError as error:
+            raise translate(error, self.name, "pulumi refresh") from None
 
-@contextmanager
-def _graceful_interrupt(say: Callable[[str], Any]) -> Iterator[Callable[[], bool]]:
-    """Record the first SIGINT instead of raising, so a running `pulumi` can stop cleanly; raise
-    KeyboardInterrupt on the second. Only the main thread can handle signals."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    seen = threading.Event()
+    def cancel(self) -> None:
+        """`pulumi cancel --yes`: drop the stack's lock (a file backend deletes its lock files)."""
+        try:
+            self.stack.cancel()
+        except auto_errors.CommandError as error:
+            raise translate(error, self.name, "pulumi cancel") from None
 
-    def handler(_signum: int, _frame: object) -> None:
-        if seen.is_set():
-            raise KeyboardInterrupt
-        seen.set()
-        say("interrupt: waiting for `pulumi` to stop cleanly (Ctrl-C again to stop at once)")
+    def export(self) -> dict[str, Any]:
+        """`pulumi stack export`: the state (secrets stay encrypted)."""
+        try:
+            text = self._run_json(["stack", "export"])
+            state = json.loads(text) if text.strip() else {}
+        except (auto_errors.CommandError, FileNotFoundError) as error:
+            raise translate(error, self.name, "reading the stack's state") from None
+        except json.JSONDecodeError as error:
+            raise CommandError(f"unexpected `pulumi stack export` output: {error}", ExitCode.FAILED) from None
+        return state if isinstance(state, dict) else {}
 
-    previous = signal.signal(signal.SIGINT, handler)
+    def locks(self) -> list[LockHolder]:
+        """The locks a file backend holds on this stack; [] for other backends (not readable here)."""
+        ws = self.stack.workspace
+        url = (ws.env_vars or {}).get("PULUMI_BACKEND_URL") or os.environ.get("PULUMI_BACKEND_URL")
+        if not url:
+            with contextlib.suppress(auto_errors.CommandError):
+                url = ws.who_am_i().url
+        return file_backend_locks(url or "", read_project(self.project_dir).get("name", ""), self.name)
+
+
+def file_backend_locks(backend_url: str, project: str, stack: str) -> list[LockHolder]:
+    """The lock files of ``stack`` under a ``file://`` backend, each with whether its holder runs."""
+    parsed = urlparse(backend_url)
+    if parsed.scheme != "file":
+        return []
+    root = Path(unquote(parsed.path)) / ".pulumi" / "locks"
+    holders = []
+    for path in sorted([*root.glob(f"*/{project}/{stack}/*.json"), *root.glob(f"{stack}/*.json")]):
+        try:
+            content = json.loads(path.read_text(encoding="utf-8"))
+            pid = int(content["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        since = None
+        with contextlib.suppress(Exception):
+            since = parse_time(str(content.get("timestamp", "")))
+        host = str(content.get("hostname", "?"))
+        holders.append(
+            LockHolder(
+                pid,
+                host,
+                str(content.get("username", "?")),
+                since,
+                _holder_alive(pid, host, since),
+                str(path),
+            )
+        )
+    return holders
+
+
+def _holder_alive(pid: int, host: str, since: datetime | None) -> bool | None:
+    if host != socket.gethostname():
+        return None
     try:
-        yield seen.is_set
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        process = psutil.Process(pid)
+        started = process.create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return None
+    # A PID reused by a later process is not the lock's holder.
+    return since is None or started <= since.timestamp() + 5
 
 
 StackOpener = Callable[[Path, str], StackAccess]
@@ -294,8 +373,16 @@ def open_stack(project_dir: Path, name: str) -> StackAccess:
     """Select ``name`` in the project at ``project_dir`` with the `pulumi` CLI on PATH."""
     if not (project_dir / "Pulumi.yaml").is_file():
         raise CommandError(f"{project_dir}: no Pulumi.yaml (run in the project directory or pass --cwd)")
+    stack_file = project_dir / f"Pulumi.{name}.yaml"
+    if stack_file.exists():
+        try:
+            read_yaml(stack_file)  # the CLI's own message names a neighbouring line, and exits 1
+        except YamlFileError as error:
+            raise CommandError(str(error)) from None
     try:
-        workspace = auto.LocalWorkspace(work_dir=str(project_dir.resolve()))
+        workspace = auto.LocalWorkspace(
+            work_dir=str(project_dir.resolve()), pulumi_command=SupervisedPulumi()
+        )
         stack = auto.Stack.select(name, workspace)
     except subprocess.CalledProcessError:
         raise CommandError("`pulumi version` failed: is the pulumi CLI installed correctly?") from None

@@ -3,7 +3,11 @@
 
 Each step is one config change plus one `pulumi up` with a message such as
 ``release flutter-app 1.5.0: canary 25%``, so every step is in the stack's history; the program's
-health gates run inside each `up`.
+health gates run inside each `up`. Each step is previewed first and runs only if its plan changes
+what the step owns, then runs exactly that plan (rollout/steps.py). A stack that an interrupted
+update left, or whose file holds release changes no update deployed, is refused before anything
+changes (rollout/recovery.py); SIGINT and SIGTERM stop `pulumi` cleanly and put the step's config
+back.
 
 - rolling: set ``apps.<app>.image``, up.
 - blue-green: the new image on the idle colour, up (gate on the preview Service); switch
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args
 
 from components.app_settings import AppSettings
@@ -31,15 +36,19 @@ from components.config_types import Strategy
 from components.settings import DEFAULT_APP, PROJECT, StackSettings, parse_settings
 from components.validation import ConfigError, parse_image
 from gates.report import mask
-from rollout.commands import rollback
+from rollout.engine_output import gate_report
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, ConfigMap, secret_values
 from rollout.interaction import confirm, needs_approval
 from rollout.notifications import notify
 from rollout.offline.stackfile import file_settings
-from rollout.plan import PlanError, ReleasePlan, Step, plan_release, release_lines
+from rollout.plan import PlanError, ReleasePlan, Step, plan_release, release_lines, steps_text
+from rollout.process import Interrupted
+from rollout.recovery import inspect, refuse_leftovers
+from rollout.restore import execute, plan_lines, plan_rollback
 from rollout.services import Services
-from rollout.stacks import StackAccess, StackLockedError, UpFailedError, gate_report
+from rollout.stacks import StackAccess, StackLockedError, UpFailedError
+from rollout.steps import revert_config, run_checked
 
 if TYPE_CHECKING:
     from rollout.cli import Console
@@ -104,12 +113,6 @@ def _choose_app(apps: Mapping[str, AppSettings], name: str | None) -> str:
     raise CommandError(f"the stack has several apps; choose one with --app ({', '.join(sorted(apps))})")
 
 
-def _run_step(access: StackAccess, step: Step, console: Console, secrets: list[str]) -> None:
-    access.set_paths(step.change.set)
-    access.remove_paths(step.change.remove)
-    access.up(step.message, on_output=lambda line: console.note(mask(f"  | {line}", secrets)))
-
-
 def _plan(args: argparse.Namespace, console: Console, settings: StackSettings) -> ReleasePlan | None:
     """The release plan, printed; None when the app already runs the image."""
     app_name = _choose_app(settings.apps, args.app)
@@ -148,150 +151,168 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
     if args.dry_run and not services.cli_available():
         return _offline_dry_run(args, console)
     access = services.open_stack(args.cwd, args.stack)
-    config = access.config()
-    secrets = secret_values(config)
-    try:
-        settings = parse_settings(plain_settings(config), stack=args.stack)
-    except ConfigError as error:
-        raise CommandError(mask(str(error), secrets)) from None
-    plan = _plan(args, console, settings)
-    if plan is None:
-        return ExitCode.OK
-    if args.dry_run:
-        console.note("dry run: nothing changed")
-        return ExitCode.OK
-    env_entry = config.get(ENVIRONMENT_KEY)
-    environment = env_entry.value if env_entry else None
-    if needs_approval(environment, args.stack) and not args.yes:
-        confirm(
-            services.terminal,
-            lambda q: print(q, end="", file=console.err, flush=True),
-            f"release {args.image} to {args.stack} ({environment or 'unknown environment'})?",
+    with access.supervised(console.note):
+        config = access.config()
+        secrets = secret_values(config)
+        try:
+            settings = parse_settings(plain_settings(config), stack=args.stack)
+        except ConfigError as error:
+            raise CommandError(mask(str(error), secrets)) from None
+        app_name = _choose_app(settings.apps, args.app)
+        history = access.history(show_secrets=True)
+        # What the last succeeded update deployed decides what runs, not the stack file: a step's
+        # config written by a release that was cut short is refused here, never taken as done.
+        refuse_leftovers(inspect(access, history, config), release_app=app_name)
+        plan = _plan(args, console, settings)
+        if plan is None:
+            return ExitCode.OK
+        if args.dry_run:
+            console.note("dry run: nothing changed")
+            return ExitCode.OK
+        env_entry = config.get(ENVIRONMENT_KEY)
+        environment = env_entry.value if env_entry else None
+        if needs_approval(environment, args.stack) and not args.yes:
+            confirm(
+                services.terminal,
+                lambda q: print(q, end="", file=console.err, flush=True),
+                f"release {args.image} to {args.stack} ({environment or 'unknown environment'})?",
+            )
+        start = next((e for e in history if e.succeeded_update), None)
+        return Walk(access, plan, console, services, args, secrets, start.version if start else None).run(
+            config
         )
-    start = next((e for e in access.history(show_secrets=False) if e.succeeded_update), None)
-    return walk(access, plan, console, services, args, secrets, start.version if start else None, config)
 
 
-def walk(
-    access: StackAccess,
-    plan: ReleasePlan,
-    console: Console,
-    services: Services,
-    args: argparse.Namespace,
-    secrets: list[str],
-    start_version: int | None,
-    config: ConfigMap,
-) -> ExitCode:
-    operation = f"release {plan.app} {plan.image} to {access.name}"
-    total = len(plan.steps)
-    before = config
-    for index, step in enumerate(plan.steps, 1):
-        console.note(f"[{index}/{total}] {step.name}: up --message {step.message!r}")
+@dataclass
+class Walk:
+    """One release walked step by step (see the module docstring)."""
+
+    access: StackAccess
+    plan: ReleasePlan
+    console: Console
+    services: Services
+    args: argparse.Namespace
+    secrets: list[str]
+    start_version: int | None
+
+    @property
+    def operation(self) -> str:
+        return f"release {self.plan.app} {self.plan.image} to {self.access.name}"
+
+    def step(self, step: Step, before: ConfigMap, label: str) -> None:
+        def write() -> None:
+            self.access.set_paths(step.change.set)
+            self.access.remove_paths(step.change.remove)
+
+        run_checked(
+            self.access,
+            self.console,
+            label=label,
+            message=step.message,
+            write=write,
+            before=before,
+            ownership=step.ownership,
+            secrets=self.secrets,
+        )
+
+    def run(self, config: ConfigMap) -> ExitCode:
+        total = len(self.plan.steps)
+        before = config
+        for index, step in enumerate(self.plan.steps, 1):
+            label = f"[{index}/{total}] {step.name}"
+            self.console.note(f"{label}: up --message {step.message!r}")
+            try:
+                self.step(step, before, label)
+            except StackLockedError:
+                revert_config(self.access, before)
+                self._notify(False, f"step {index}/{total} ({step.name}): stack locked by another update")
+                raise
+            except UpFailedError as error:
+                return self._failed(index, step, error)
+            except CommandError as error:
+                # Refused, or its preview failed: the config is back, nothing of this step ran.
+                done = f"steps 1-{index - 1} done, " if index > 1 else ""
+                self._notify(
+                    False, f"step {index}/{total} ({step.name}) not run: {mask(str(error), self.secrets)}"
+                )
+                raise CommandError(
+                    f"{error}\nThe release stopped at step {index}/{total} ({done}traffic as they left it).",
+                    error.code,
+                ) from None
+            except Interrupted as interrupted:
+                # The step's config is written but its `up` was stopped: put the config back so the
+                # next `pulumi up` does not deploy half a release, then say what state the stack is in.
+                revert_config(self.access, before)
+                self.console.note(
+                    f"{interrupted.signal}: interrupted during step {index}/{total} ({step.name}). `pulumi` stopped "
+                    "cleanly and released the stack's lock; the config is back to before that step. Resources "
+                    "the step had already changed stay so until the next update: "
+                    f"`rollout recover --stack {self.access.name}` returns the stack to its last succeeded update, "
+                    "then `rollout release` runs the step again"
+                )
+                self._notify(
+                    False, f"interrupted ({interrupted.signal}) during step {index}/{total} ({step.name})"
+                )
+                raise
+            self.console.note(f"{label}: done")
+            if index < total:
+                before = self.access.config()
+        self._notify(True, f"{steps_text(total)} succeeded ({self.plan.strategy})")
+        self.console.print(
+            f"{self.access.name}: released {self.plan.app} {self.plan.image} ({self.plan.strategy}, {steps_text(total)})"
+        )
+        return ExitCode.OK
+
+    def _notify(self, ok: bool, text: str) -> None:
+        notify(
+            self.services.env,
+            event="release",
+            operation=self.operation,
+            ok=ok,
+            text=text,
+            log=self.console.note,
+            post=self.services.post,
+        )
+
+    def _failed(self, index: int, step: Step, error: UpFailedError) -> ExitCode:
+        total = len(self.plan.steps)
+        reason = mask(error.reason, self.secrets)
+        self.console.note(f"[{index}/{total}] {step.name}: FAILED: {reason}")
+        for line in gate_report(error.output):
+            self.console.note(mask(f"    {line}", self.secrets))
+        outcome = [f"step {index}/{total} ({step.name}) failed: {reason}"]
+        if step.undo is not None:
+            self.console.note(f"undoing traffic: {step.undo.name}: up --message {step.undo.message!r}")
+            try:
+                self.step(step.undo, self.access.config(), f"undo: {step.undo.name}")
+                outcome.append(f"traffic undone ({step.undo.name})")
+                self.console.note("traffic undone")
+            except (UpFailedError, CommandError) as undo_error:
+                text = mask(str(undo_error), self.secrets)
+                outcome.append(f"UNDOING TRAFFIC FAILED: {text}")
+                self.console.note(f"undoing traffic failed: {text}")
+        if self.args.rollback_on_failure:
+            outcome.append(self._history_rollback())
+        message = "; ".join(outcome)
+        self._notify(False, message)
+        self.console.print(
+            f"{self.access.name}: release of {self.plan.app} {self.plan.image} failed: {message}"
+        )
+        return ExitCode.FAILED
+
+    def _history_rollback(self) -> str:
+        version = self.start_version
+        if version is None:
+            self.console.note("no succeeded update before the release: nothing to roll back to")
+            return "no earlier version to roll back to"
+        self.console.note(f"rolling back to version {version}, the last good version before the release")
         try:
-            _run_step(access, step, console, secrets)
-        except StackLockedError:
-            rollback.revert_config(access, before)
-            notify(
-                services.env,
-                event="release",
-                operation=operation,
-                ok=False,
-                text=f"step {index}/{total} ({step.name}): stack locked by another update",
-                log=console.note,
-                post=services.post,
-            )
-            raise
-        except UpFailedError as error:
-            return _failed(access, plan, console, services, args, secrets, start_version, index, step, error)
-        except KeyboardInterrupt:
-            # The step's config is written but its `up` was cancelled: put the config back so the
-            # next `pulumi up` does not deploy half a release, then say what may have been applied.
-            rollback.revert_config(access, before)
-            console.note(
-                f"interrupted during step {index}/{total} ({step.name}): the config is back to before "
-                "that step; resources it had already changed stay until the next `pulumi up` "
-                f"(`pulumi up --stack {access.name}` converges them; `rollout history` shows the steps run). "
-                "If that `pulumi up` finds the stack locked, the interrupted update did not release its "
-                f"lock: `pulumi cancel --stack {access.name}` releases it"
-            )
-            raise
-        console.note(f"[{index}/{total}] {step.name}: done")
-        if index < total:
-            before = access.config()
-    notify(
-        services.env,
-        event="release",
-        operation=operation,
-        ok=True,
-        text=f"{total} steps succeeded ({plan.strategy})",
-        log=console.note,
-        post=services.post,
-    )
-    console.print(f"{access.name}: released {plan.app} {plan.image} ({plan.strategy}, {total} steps)")
-    return ExitCode.OK
-
-
-def _failed(
-    access: StackAccess,
-    plan: ReleasePlan,
-    console: Console,
-    services: Services,
-    args: argparse.Namespace,
-    secrets: list[str],
-    start_version: int | None,
-    index: int,
-    step: Step,
-    error: UpFailedError,
-) -> ExitCode:
-    total = len(plan.steps)
-    reason = mask(error.reason, secrets)
-    console.note(f"[{index}/{total}] {step.name}: FAILED: {reason}")
-    for line in gate_report(error.output):
-        console.note(mask(f"    {line}", secrets))
-    outcome = [f"step {index}/{total} ({step.name}) failed: {reason}"]
-    if step.undo is not None:
-        console.note(f"undoing traffic: {step.undo.name}: up --message {step.undo.message!r}")
-        try:
-            _run_step(access, step.undo, console, secrets)
-            outcome.append(f"traffic undone ({step.undo.name})")
-            console.note("traffic undone")
-        except (UpFailedError, CommandError) as undo_error:
-            text = mask(str(undo_error), secrets)
-            outcome.append(f"UNDOING TRAFFIC FAILED: {text}")
-            console.note(f"undoing traffic failed: {text}")
-    if args.rollback_on_failure:
-        outcome.append(_history_rollback(access, console, services, start_version))
-    message = "; ".join(outcome)
-    notify(
-        services.env,
-        event="release",
-        operation=f"release {plan.app} {plan.image} to {access.name}",
-        ok=False,
-        text=message,
-        log=console.note,
-        post=services.post,
-    )
-    console.print(f"{access.name}: release of {plan.app} {plan.image} failed: {message}")
-    return ExitCode.FAILED
-
-
-def _history_rollback(
-    access: StackAccess, console: Console, services: Services, start_version: int | None
-) -> str:
-    if start_version is None:
-        console.note("no succeeded update before the release: nothing to roll back to")
-        return "no earlier version to roll back to"
-    console.note(f"rolling back to version {start_version}, the last good version before the release")
-    try:
-        plan = rollback.plan_rollback(access, previous=False, to=start_version, force=False)
-        for line in rollback.plan_lines(access.name, plan):
-            console.note(line)
-        code = rollback.execute(access, plan, console, services)
-    except CommandError as error:
-        console.note(f"rollback failed: {error}")
-        return f"rollback to version {start_version} failed: {error}"
-    return (
-        f"rolled back to version {start_version}"
-        if code == ExitCode.OK
-        else f"rollback to version {start_version} failed"
-    )
+            history = self.access.history(show_secrets=True)
+            plan = plan_rollback(self.access, history, previous=False, to=version, force=False)
+            for line in plan_lines(self.access.name, plan):
+                self.console.note(line)
+            ok = execute(self.access, plan, self.console, self.services)
+        except CommandError as error:
+            self.console.note(f"rollback failed: {error}")
+            return f"rollback to version {version} failed: {error}"
+        return f"rolled back to version {version}" if ok else f"rollback to version {version} failed"

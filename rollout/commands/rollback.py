@@ -8,36 +8,24 @@ commit, the config diff with secrets masked) is printed first; ``--dry-run`` sto
 says runs now.
 Staging and production ask for approval unless ``--yes``; without a terminal the command refuses.
 
-The target's config is restored as it was recorded: plain values as plain, secrets as secrets
-with their real values (history is read with ``--show-secrets``), object values as objects, keys
-absent from the target removed. A secret that comes back masked or undecryptable is never written
-as a placeholder: the command refuses and changes nothing. The `up` message is
-``rollback to version N (from M)``; the program's health gates run as part of it.
+The target's config is restored exactly (rollout/restore.py) and deployed as one checked step: its
+preview may not replace the Kubernetes provider or delete a Namespace unless ``--force`` says so
+too. The `up` message is ``rollback to version N (from M)``; the program's health gates run as
+part of it. A stack left by an interrupted update is refused: `rollout recover` first.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gates.report import mask
 from rollout.exit_codes import CommandError, ExitCode
-from rollout.history import ENVIRONMENT_KEY, ConfigMap, HistoryEntry, deployed_apps, secret_values
+from rollout.history import deployed_apps
 from rollout.interaction import confirm, needs_approval
-from rollout.notifications import notify
 from rollout.offline.stackfile import file_config
-from rollout.plan import (
-    ConfigDiff,
-    PlanError,
-    config_diff,
-    diff_lines,
-    project_defaults,
-    select_target,
-    unrestorable_keys,
-)
+from rollout.recovery import inspect, refuse_leftovers
+from rollout.restore import execute, plan_lines, plan_rollback
 from rollout.services import Services
-from rollout.stacks import PASSPHRASE_HELP, StackAccess, StackLockedError, UpFailedError, read_project
 
 if TYPE_CHECKING:
     from rollout.cli import Console
@@ -59,7 +47,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     parser.add_argument("--yes", action="store_true", help="approve without asking")
     parser.add_argument(
-        "--force", action="store_true", help="allow a --to version that is not a succeeded update"
+        "--force",
+        action="store_true",
+        help="allow a --to version that is not a succeeded update, and a plan that replaces the Kubernetes "
+        "provider or deletes a Namespace",
     )
     parser.set_defaults(handler=handle)
 
@@ -72,116 +63,6 @@ def _version(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a version number (1 or more), got {text!r}")
     return value
-
-
-@dataclass(frozen=True)
-class RollbackPlan:
-    current: HistoryEntry
-    target: HistoryEntry
-    diff: ConfigDiff
-    environment: str | None
-    secrets: list[str]
-    current_config: ConfigMap
-
-    @property
-    def message(self) -> str:
-        return f"rollback to version {self.target.version} (from {self.current.version})"
-
-
-def plan_rollback(access: StackAccess, *, previous: bool, to: int | None, force: bool) -> RollbackPlan:
-    """Read history and config and decide; CommandError (nothing changed) when it cannot."""
-    history = access.history(show_secrets=True)
-    try:
-        chosen = select_target(history, previous=previous, to=to, force=force)
-    except PlanError as error:
-        raise CommandError(f"stack {access.name}: {error}") from None
-    missing = unrestorable_keys(chosen.target.config)
-    if missing:
-        raise CommandError(
-            f"version {chosen.target.version} has secret values that could not be read "
-            f"({', '.join(missing)}); refusing to restore it, nothing was changed. To read them, "
-            f"{PASSPHRASE_HELP}",
-            ExitCode.BAD_INPUT,
-        )
-    current = access.config()
-    defaults = project_defaults(read_project(access.project_dir))
-    diff = config_diff(current, chosen.target.config, project_defaults=defaults)
-    env_entry = current.get(ENVIRONMENT_KEY) or chosen.target.config.get(ENVIRONMENT_KEY)
-    return RollbackPlan(
-        chosen.current,
-        chosen.target,
-        diff,
-        env_entry.value if env_entry else None,
-        secret_values(current, chosen.target.config),
-        current,
-    )
-
-
-def plan_lines(stack: str, plan: RollbackPlan) -> list[str]:
-    target = plan.target
-    lines = [
-        f"rollback stack {stack}: version {plan.current.version} ({plan.current.result or 'no result'}) "
-        f"-> config of version {target.version}",
-        f"  target:  version {target.version}, {target.kind} {target.result}, started "
-        f"{target.start_time:%Y-%m-%d %H:%M:%S} UTC",
-        f"  message: {target.message.splitlines()[0] if target.message else '(none)'}",
-        f"  commit:  {target.commit or '(not recorded)'}",
-        f"  up:      --message {plan.message!r}",
-        *diff_lines(plan.diff),
-    ]
-    return [mask(line, plan.secrets) for line in lines]
-
-
-def revert_config(access: StackAccess, before: ConfigMap) -> None:
-    """Put the config back as ``before`` (used when the stack turned out to be locked)."""
-    now = access.config()
-    diff = config_diff(now, before)
-    access.restore(diff.writes, diff.removals)
-
-
-def execute(access: StackAccess, plan: RollbackPlan, console: Console, services: Services) -> ExitCode:
-    """Restore the plan's config and run `up`; notify either way. Returns OK or FAILED."""
-    operation = f"rollback {access.name}"
-    access.restore(plan.diff.writes, plan.diff.removals)
-    console.note(f"restored the config of version {plan.target.version}; running pulumi up")
-    try:
-        access.up(plan.message, on_output=lambda line: console.note(mask(f"  | {line}", plan.secrets)))
-    except StackLockedError:
-        revert_config(access, plan.current_config)
-        notify(
-            services.env,
-            event="rollback",
-            operation=operation,
-            ok=False,
-            text="stack locked by another update; config left as it was",
-            log=console.note,
-            post=services.post,
-        )
-        raise
-    except UpFailedError as error:
-        reason = mask(error.reason, plan.secrets)
-        console.note(f"rollback to version {plan.target.version} failed: {reason}")
-        notify(
-            services.env,
-            event="rollback",
-            operation=operation,
-            ok=False,
-            text=f"{plan.message} failed: {reason}",
-            log=console.note,
-            post=services.post,
-        )
-        return ExitCode.FAILED
-    notify(
-        services.env,
-        event="rollback",
-        operation=operation,
-        ok=True,
-        text=f"{plan.message} succeeded",
-        log=console.note,
-        post=services.post,
-    )
-    console.print(f"{access.name}: {plan.message} succeeded")
-    return ExitCode.OK
 
 
 def _offline_dry_run(args: argparse.Namespace, console: Console) -> ExitCode:
@@ -203,16 +84,22 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
     if args.dry_run and not services.cli_available():
         return _offline_dry_run(args, console)
     access = services.open_stack(args.cwd, args.stack)
-    plan = plan_rollback(access, previous=args.previous, to=args.to, force=args.force)
-    for line in plan_lines(args.stack, plan):
-        console.print(line)
-    if args.dry_run:
-        console.note("dry run: nothing changed")
+    with access.supervised(console.note):
+        history = access.history(show_secrets=True)
+        refuse_leftovers(inspect(access, history, access.config()))
+        plan = plan_rollback(access, history, previous=args.previous, to=args.to, force=args.force)
+        for line in plan_lines(args.stack, plan):
+            console.print(line)
+        if args.dry_run:
+            console.note("dry run: nothing changed")
+            return ExitCode.OK
+        if needs_approval(plan.environment, args.stack) and not args.yes:
+            confirm(
+                services.terminal,
+                lambda q: print(q, end="", file=console.err, flush=True),
+                f"roll back {args.stack} ({plan.environment or 'unknown environment'}) to version {plan.target.version}?",
+            )
+        if not execute(access, plan, console, services, force=args.force):
+            return ExitCode.FAILED
+        console.print(f"{access.name}: {plan.message} succeeded")
         return ExitCode.OK
-    if needs_approval(plan.environment, args.stack) and not args.yes:
-        confirm(
-            services.terminal,
-            lambda q: print(q, end="", file=console.err, flush=True),
-            f"roll back {args.stack} ({plan.environment or 'unknown environment'}) to version {plan.target.version}?",
-        )
-    return execute(access, plan, console, services)

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from components.kubeconfig import read_current_cluster
 from tests.support.project import ROOT
 
 SANDBOX = ROOT / "sandbox" / "sandbox.sh"
@@ -98,6 +99,11 @@ class Sandbox:
             raise SandboxError(completed(argv, result))
         return result
 
+    def binding(self) -> dict[str, str]:
+        """The sandbox's cluster as a stack binds it: its API server and CA fingerprint."""
+        found = read_current_cluster(None, environ=self.env)
+        return {"apiServer": found.server, **({"caSha256": found.ca_sha256} if found.ca_sha256 else {})}
+
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run(["kubectl", *args], check=check, timeout=120)
 
@@ -140,12 +146,19 @@ class Project:
         argv = [str(ROOT / ".venv" / "bin" / "rollout"), "--cwd", str(self.path), *args]
         return self.sandbox.run(argv, cwd=self.path, env=env, check=False, timeout=timeout)
 
-    def new_stack(self, prefix: str, config: Mapping[str, Any], secrets: Mapping[str, str] = {}) -> str:
+    def new_stack(
+        self, prefix: str, config: Mapping[str, Any], secrets: Mapping[str, str] = {}, *, bind: bool = True
+    ) -> str:
         """``pulumi stack init`` a stack of its own, then its config: plain values written to its
-        stack file as YAML (objects as objects), secrets with ``pulumi config set --secret``."""
+        stack file as YAML (objects as objects), secrets with ``pulumi config set --secret``.
+        ``bind``: an existing-cluster stack is bound to the sandbox's cluster (cluster.apiServer
+        and caSha256, as a user sets them), unless its config binds it already."""
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
         self.pulumi("stack", "init", name)
         self.stacks.append(name)
+        cluster = config.get("cluster")
+        if bind and isinstance(cluster, Mapping) and cluster.get("mode") == "existing" and "apiServer" not in cluster:
+            config = {**config, "cluster": {**cluster, **self.sandbox.binding()}}
         self.write_config(name, config)
         for key, value in secrets.items():
             self.pulumi("config", "set", "--secret", key, stack=name, input=value)

@@ -120,6 +120,7 @@ def test_without_istio_blue_green_gets_one_ingress_for_live_and_preview_hosts(pr
             {
                 "flutter-app:cluster": {
                     "mode": "existing",
+                    "apiServer": "https://k8s.example.com",
                     "addons": {"istio": False, "monitoring": False},
                     "ingressController": {"className": "traefik", "namespace": "traefik"},
                 }

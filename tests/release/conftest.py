@@ -130,7 +130,9 @@ def initial_state() -> dict[str, Any]:
         "resourceChanges": {"create": 12},
     }
     return {
-        "version": "3.272.0",
+        # 3.205: the newest CLI whose engine events the SDK reads from a file (newer ones stream
+        # them over gRPC, which the stand-in does not speak).
+        "version": "3.205.0",
         "passphrase": PASSPHRASE,
         "now": 1_795_000_000,
         "git_head": "a" * 40,

@@ -19,17 +19,8 @@ from rollout.history import (
     parse_history_text,
     secret_values,
 )
-from rollout.plan import (
-    PlanError,
-    app_path,
-    config_diff,
-    diff_lines,
-    plan_release,
-    project_defaults,
-    release_lines,
-    select_target,
-    unrestorable_keys,
-)
+from rollout.configdiff import config_diff, diff_lines, project_defaults, unrestorable_keys
+from rollout.plan import PlanError, app_path, plan_release, release_lines, select_target
 from tests.release import fixtures as fx
 
 
@@ -372,4 +363,4 @@ def test_rolling_is_one_step_and_strategy_must_match() -> None:
     with pytest.raises(PlanError, match="configured for rolling"):
         plan_release("flutter-app", app, NEW, strategy="canary")  # type: ignore[arg-type]
     text = "\n".join(release_lines(plan))
-    assert "1 steps" in text and "set flutter-app:apps.flutter-app.image" in text
+    assert "(rolling, 1 step)" in text and "set flutter-app:apps.flutter-app.image" in text

@@ -3,7 +3,9 @@
 It speaks the JSON the real CLI documents (pkg/cmd/pulumi/stack/stack_history.go and
 config/config.go: ``stack history --json [--show-secrets]``, ``config [--show-secrets] --json``,
 ``config set-all [--path] (--plaintext|--secret) k=v | --json J``, ``config rm|rm-all [--path]``,
-``stack select``, ``stack output --json``, ``up --message``, ``version``) over a JSON state file
+``stack select``, ``stack output --json``, ``stack export``, ``whoami --json``, ``preview
+--save-plan PATH`` (the engine's plan format, pkg/cmd/pulumi/plan), ``up --message [--plan PATH]``,
+``version``) over a JSON state file
 (``FAKE_PULUMI_STATE``), and appends every call — argv and the ``PULUMI_*`` environment, the
 passphrase shown only as ``<set>`` — to ``FAKE_PULUMI_CALLS`` (JSON lines).
 
@@ -282,6 +284,19 @@ def run(argv: list[str], state: dict[str, Any]) -> tuple[str, bool]:
             start = (int(page or 1) - 1) * int(size)
             entries = entries[start : start + int(size)]
         return json.dumps(entries, indent=2) + "\n", False
+    if head[:2] == ["stack", "export"]:
+        return json.dumps({"version": 3, "deployment": {"resources": [], "pending_operations": []}}) + "\n", False
+    if head[:1] == ["whoami"]:
+        return json.dumps({"user": "fake", "url": "fake://backend", "organizations": []}) + "\n", False
+    if head[:1] == ["preview"]:
+        plan, log = take(head, "--save-plan"), take(head, "--event-log")
+        if log:  # the file event log of CLIs up to 3.205 (the SDK reads its summary event)
+            summary = {"summaryEvent": {"maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": {}}}
+            Path(log).write_text(json.dumps({"sequence": 0, "timestamp": 0, **summary}) + "\n")
+        if plan:
+            urn = f"urn:pulumi:{name}::flutter-app::pulumi-python:dynamic/gates:HealthGate::flutter-app-live-gate"
+            Path(plan).write_text(json.dumps({"resourcePlans": {urn: {"steps": ["update"]}}}))
+        return "Previewing update\n", False
     if head[:2] == ["stack", "output"]:
         return json.dumps(stack.get("outputs", {}), indent=2) + "\n", False
     if head[:1] == ["config"] and (len(head) == 1 or head[1].startswith("--")):
@@ -339,6 +354,7 @@ def run(argv: list[str], state: dict[str, Any]) -> tuple[str, bool]:
             raise Failure(f"configuration key '{head[2]}' not found for stack '{name}'")
         return json.dumps({"value": entry["value"], "secret": entry.get("secret", False)}) + "\n", False
     if head[:1] == ["up"]:
+        take(head, "--plan")
         return up(state, stack, name or "", take(head, "--message") or ""), True
     raise Failure(f"fake pulumi: unsupported command {argv!r}", 2)
 
