@@ -34,7 +34,9 @@ def binding_problem(settings: ClusterSettings, found: ClusterEndpoint | Kubeconf
     """
     if settings.mode != "existing" or not settings.api_server:
         return None
-    bound = f"{settings.api_server}" + (f" (CA sha256:{settings.ca_sha256[:16]}...)" if settings.ca_sha256 else "")
+    bound = f"{settings.api_server}" + (
+        f" (CA sha256:{settings.ca_sha256[:16]}...)" if settings.ca_sha256 else ""
+    )
     move = (
         "To move the stack to another cluster on purpose, set cluster.apiServer (and caSha256) to it: "
         "its objects are then created there and deleted from the old one"

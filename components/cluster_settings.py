@@ -113,7 +113,9 @@ class IngressController(ConfigModel):
 
 def _api_server(value: str) -> str:
     if not re.fullmatch(r"https://[^\s/@?#]+(/[^\s@?#]*)?", value):
-        raise ValueError("expected the cluster's API server URL as its kubeconfig writes it, https://HOST[:PORT]")
+        raise ValueError(
+            "expected the cluster's API server URL as its kubeconfig writes it, https://HOST[:PORT]"
+        )
     return value
 
 

@@ -98,7 +98,11 @@ def active_cluster(
             contexts.setdefault(name, body)
         for name, body in _named(document.get("clusters"), "cluster").items():
             clusters.setdefault(name, (path, body))
-        if current is None and isinstance(document.get("current-context"), str) and document["current-context"]:
+        if (
+            current is None
+            and isinstance(document.get("current-context"), str)
+            and document["current-context"]
+        ):
             current = document["current-context"]
     source = ", ".join(str(path) for path, _ in documents) or "no kubeconfig"
     wanted = context or current
@@ -129,7 +133,9 @@ def _ca_of(cluster: Mapping[str, Any], path: Path) -> str | None:
         try:
             return ca_fingerprint(ca_path.read_bytes())
         except OSError as error:
-            raise KubeconfigError(f"its certificate-authority {ca_path} cannot be read ({error.strerror})") from None
+            raise KubeconfigError(
+                f"its certificate-authority {ca_path} cannot be read ({error.strerror})"
+            ) from None
     return None
 
 

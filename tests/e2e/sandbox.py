@@ -157,7 +157,12 @@ class Project:
         self.pulumi("stack", "init", name)
         self.stacks.append(name)
         cluster = config.get("cluster")
-        if bind and isinstance(cluster, Mapping) and cluster.get("mode") == "existing" and "apiServer" not in cluster:
+        if (
+            bind
+            and isinstance(cluster, Mapping)
+            and cluster.get("mode") == "existing"
+            and "apiServer" not in cluster
+        ):
             config = {**config, "cluster": {**cluster, **self.sandbox.binding()}}
         self.write_config(name, config)
         for key, value in secrets.items():

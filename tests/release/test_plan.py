@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from components.settings import parse_settings
+from rollout.configdiff import config_diff, diff_lines, project_defaults, unrestorable_keys
 from rollout.history import (
     MASKED,
     UNDECRYPTABLE,
@@ -19,7 +20,6 @@ from rollout.history import (
     parse_history_text,
     secret_values,
 )
-from rollout.configdiff import config_diff, diff_lines, project_defaults, unrestorable_keys
 from rollout.plan import PlanError, app_path, plan_release, release_lines, select_target
 from tests.release import fixtures as fx
 

@@ -285,7 +285,9 @@ def run(argv: list[str], state: dict[str, Any]) -> tuple[str, bool]:
             entries = entries[start : start + int(size)]
         return json.dumps(entries, indent=2) + "\n", False
     if head[:2] == ["stack", "export"]:
-        return json.dumps({"version": 3, "deployment": {"resources": [], "pending_operations": []}}) + "\n", False
+        return json.dumps(
+            {"version": 3, "deployment": {"resources": [], "pending_operations": []}}
+        ) + "\n", False
     if head[:1] == ["whoami"]:
         return json.dumps({"user": "fake", "url": "fake://backend", "organizations": []}) + "\n", False
     if head[:1] == ["preview"]:
