@@ -75,7 +75,8 @@ def planned_changes(document: Any) -> list[ResourceChange]:
         document = document["plan"]
     if not isinstance(document, Mapping):
         raise PlanFormatError("expected a JSON object")
-    plans = document.get("resourcePlans") or {}
+    plans = document.get("resourcePlans")
+    plans = {} if plans is None else plans  # a plan that changes nothing may leave it out
     if not isinstance(plans, Mapping):
         raise PlanFormatError("resourcePlans is not an object")
     changes = []
@@ -128,7 +129,9 @@ def check_plan(changes: Collection[ResourceChange], ownership: Ownership) -> Pla
         if change.name in ownership.keeps:
             refused.append(f"{change.describe()} (this step must leave it as it is)")
         elif change.destructive and guarded and not ownership.allow_guarded:
-            refused.append(f"{change.describe()} (never replaced or deleted by a release step)")
+            refused.append(
+                f"{change.describe()} (a provider or a Namespace: replaced or deleted only by a forced rollback)"
+            )
         elif (
             change.destructive
             and not guarded

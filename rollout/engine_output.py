@@ -23,10 +23,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m|<{%reset%}>|<{%[a-z]+%}>")
 _CONSEQUENCES = re.compile(
     r"^(update failed|preview failed|refresh failed|destroy failed"
     r"|an unhandled error occurred: program exited with non-zero exit code: \d+"
-    r"|[0-9]+ errors? occurred:?"
     r"|.*Resource monitor has terminated.*|.*resource monitor shut down.*)$",
     re.IGNORECASE,
 )
+_COUNT = re.compile(r"^(?:[\w ]+ failed: )?[0-9]+ errors? occurred:?$", re.IGNORECASE)
 STACK_TYPE = "pulumi:pulumi:Stack"
 MAX_CAUSE_CHARS = 600
 
@@ -65,11 +65,17 @@ class Diagnostic:
 
     @property
     def consequence(self) -> bool:
-        return bool(_CONSEQUENCES.match(self.message.split("; ", 1)[0]))
+        return bool(_CONSEQUENCES.match(self.message))
 
     def describe(self) -> str:
         where = "" if self.type == STACK_TYPE else f"{self.type.rsplit('$', 1)[-1]} {self.name}: "
         return _shorten(f"{where}{self.message}")
+
+
+def _joined(parts: list[str]) -> str:
+    # "Preview failed: 2 errors occurred:" only announces the bullets that follow it.
+    kept = [part for part in parts if not _COUNT.match(part)] if len(parts) > 1 else parts
+    return "; ".join(kept)
 
 
 def diagnostics(text: str) -> list[Diagnostic]:
@@ -85,7 +91,7 @@ def diagnostics(text: str) -> list[Diagnostic]:
 
     def close() -> None:
         if block is not None and current:
-            found.append(Diagnostic(block[0], block[1], "; ".join(current)))
+            found.append(Diagnostic(block[0], block[1], _joined(current)))
 
     for line in lines[start + 1 :]:
         if line and not line.startswith(" "):
@@ -114,11 +120,6 @@ def root_cause(text: str) -> str:
     specific = [d for d in found if not d.consequence]
     for diagnostic in sorted(specific, key=lambda d: d.type == STACK_TYPE):
         return diagnostic.describe()
-    for diagnostic in found:
-        # "N errors occurred" carries its causes in its bullets.
-        head, _, rest = diagnostic.message.partition("; ")
-        if rest and re.match(r"^[0-9]+ errors? occurred", head):
-            return Diagnostic(diagnostic.type, diagnostic.name, rest).describe()
     policy = _policy_violation(text)
     if policy:
         return policy

@@ -76,7 +76,8 @@ class Leftovers:
     locks: tuple[LockHolder, ...] = ()
     pending: tuple[PendingOperation, ...] = ()
     drift: ConfigDiff | None = None
-    """From the baseline's config to the stack file's (None: nothing to compare with)."""
+    """From the baseline's config to the stack file's; None when there is no baseline or the file
+    is what the newest update ran (deployed, if not successfully)."""
     in_progress: HistoryEntry | None = None
     baseline: HistoryEntry | None = None
 

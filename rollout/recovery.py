@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rollout.changes import ResourceChange
 from rollout.configdiff import changed_leaves, config_diff, project_defaults
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ConfigMap, HistoryEntry
@@ -34,6 +35,14 @@ def inspect(access: StackAccess, history: Sequence[HistoryEntry], config: Config
     if baseline is not None:
         defaults = project_defaults(read_project(access.project_dir))
         drift = config_diff(baseline.config, config, project_defaults=defaults)
+        # The file as the newest update ran it (a step whose gate failed) was deployed, if not
+        # successfully: only a config that no update ever ran is a leftover.
+        if (
+            newest is not None
+            and newest is not baseline
+            and config_diff(newest.config, config, project_defaults=defaults).empty
+        ):
+            drift = None
     return Leftovers(
         stack=access.name,
         locks=tuple(access.locks()),
@@ -92,7 +101,7 @@ def _release_drift(leftovers: Leftovers, app: str) -> list[str]:
     ]
 
 
-def count_planned(access: StackAccess) -> int:
-    """How many changes a preview of the stack as it is plans."""
+def planned(access: StackAccess) -> list[ResourceChange]:
+    """The changes a preview of the stack as it is plans."""
     with tempfile.TemporaryDirectory(prefix="rollout-plan-") as directory:
-        return len(access.preview_plan(Path(directory) / "plan.json"))
+        return access.preview_plan(Path(directory) / "plan.json")

@@ -57,11 +57,27 @@ def _duplicates(node: yaml.Node, path: tuple[str, ...], seen: set[int]) -> Itera
             yield from _duplicates(item, (*path[:-1], f"{path[-1] if path else ''}[{index}]"), seen)
 
 
+def _at(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
 def _syntax_error(source: str, error: yaml.YAMLError) -> YamlFileError:
-    mark = getattr(error, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    said = [getattr(error, "context", None), getattr(error, "problem", None)]
-    return YamlFileError(f"{source}: not valid YAML{where}: {', '.join(s for s in said if s) or error}")
+    # The construct that is broken starts at the context mark (an unclosed "[" on line 24); the
+    # parser notices at the problem mark, often lines later. Name the start first.
+    context, problem = getattr(error, "context", None), getattr(error, "problem", None)
+    context_mark, problem_mark = getattr(error, "context_mark", None), getattr(error, "problem_mark", None)
+    if (
+        context
+        and context_mark is not None
+        and problem_mark is not None
+        and context_mark.line != problem_mark.line
+    ):
+        text = f"at {_at(context_mark)} ({context}): at {_at(problem_mark)}, {problem}"
+    elif problem_mark is not None:
+        text = f"at {_at(problem_mark)}: {', '.join(s for s in (context, problem) if s) or error}"
+    else:
+        text = f": {', '.join(s for s in (context, problem) if s) or error}"
+    return YamlFileError(f"{source}: not valid YAML {text}".replace("YAML :", "YAML:"))
 
 
 def parse_yaml(text: str, source: str) -> Any:

@@ -19,7 +19,7 @@ from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, secret_values
 from rollout.interaction import confirm, needs_approval
 from rollout.leftovers import LockHolder
-from rollout.recovery import count_planned, inspect
+from rollout.recovery import inspect, planned
 from rollout.restore import RollbackPlan, execute, plan_rollback
 from rollout.services import Services
 
@@ -55,11 +55,17 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
         baseline = found.baseline
         secrets = secret_values(config, *([baseline.config] if baseline else []))
         if found.clean:
-            console.print(f"stack {args.stack}: nothing was left by an interrupted update")
-        else:
-            console.print(f"stack {args.stack}: an interrupted update left")
-            for line in found.lines():
-                console.print(mask(line, secrets))
+            changes = planned(access)
+            console.print(
+                f"stack {args.stack}: nothing was left by an interrupted update; a preview plans "
+                f"{len(changes)} change(s)"
+            )
+            for change in changes:
+                console.print(f"    {change.describe()}")
+            return ExitCode.OK
+        console.print(f"stack {args.stack}: an interrupted update left")
+        for line in found.lines():
+            console.print(mask(line, secrets))
         running = [lock for lock in found.locks if lock.alive]
         if running:
             raise CommandError(
@@ -90,7 +96,7 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
             return ExitCode.OK
         entry = config.get(ENVIRONMENT_KEY)
         environment = entry.value if entry else None
-        if not found.clean and needs_approval(environment, args.stack) and not args.yes:
+        if needs_approval(environment, args.stack) and not args.yes:
             confirm(
                 services.terminal,
                 lambda q: print(q, end="", file=console.err, flush=True),
@@ -113,11 +119,13 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
                 f"{args.stack}: recovery could not deploy version {plan.target.version}'s config (above)"
             )
             return ExitCode.FAILED
-        left = count_planned(access)
+        left = planned(access)
         if left:
             console.print(
-                f"{args.stack}: the preview still plans {left} change(s) (above): run `pulumi up` to apply them"
+                f"{args.stack}: a preview still plans {len(left)} change(s); `pulumi up` applies them:"
             )
+            for change in left:
+                console.print(f"    {change.describe()}")
             return ExitCode.FAILED
         where = f"version {baseline.version} deployed it" if baseline else "the refresh found it"
         console.print(f"{args.stack}: recovered; the preview plans no change: the stack is as {where}")

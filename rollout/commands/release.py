@@ -231,13 +231,16 @@ class Walk:
                 return self._failed(index, step, error)
             except CommandError as error:
                 # Refused, or its preview failed: the config is back, nothing of this step ran.
-                done = f"steps 1-{index - 1} done, " if index > 1 else ""
+                where = (
+                    "nothing of the release ran"
+                    if index == 1
+                    else f"steps 1-{index - 1} ran: traffic is as step {index - 1} left it"
+                )
                 self._notify(
                     False, f"step {index}/{total} ({step.name}) not run: {mask(str(error), self.secrets)}"
                 )
                 raise CommandError(
-                    f"{error}\nThe release stopped at step {index}/{total} ({done}traffic as they left it).",
-                    error.code,
+                    f"{error}\nThe release stopped before step {index}/{total}: {where}.", error.code
                 ) from None
             except Interrupted as interrupted:
                 # The step's config is written but its `up` was stopped: put the config back so the

@@ -183,10 +183,17 @@ class Project:
         document["config"] = {**{f"flutter-app:{k}": v for k, v in config.items()}, **kept}
         path.write_text(yaml.safe_dump(document, sort_keys=False))
 
-    def history(self, stack: str) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = json.loads(
-            self.pulumi("stack", "history", "--json", stack=stack).stdout
-        )
+    def history(self, stack: str, *, show_secrets: bool = False) -> list[dict[str, Any]]:
+        """Every entry, newest first (one page as large as the tests ever make)."""
+        args = [
+            "stack",
+            "history",
+            "--json",
+            "--page-size",
+            "1000",
+            *(["--show-secrets"] if show_secrets else []),
+        ]
+        entries: list[dict[str, Any]] = json.loads(self.pulumi(*args, stack=stack).stdout or "[]")
         return entries
 
     def export(self, stack: str) -> dict[str, Any]:
@@ -198,6 +205,9 @@ class Project:
         for stack in self.stacks:
             # A test that interrupted an update may have left the stack locked.
             self.pulumi("cancel", "--yes", stack=stack, check=False)
+            # Staging and production protect their Namespace and Secret: a deliberate teardown
+            # unprotects them first (docs/operations.md).
+            self.pulumi("state", "unprotect", "--all", "--yes", stack=stack, check=False)
             self.pulumi("destroy", "--yes", "--skip-preview", stack=stack, check=False)
             self.pulumi("stack", "rm", "--yes", "--force", stack=stack, check=False)
         self.stacks.clear()

@@ -39,7 +39,12 @@ def test_a_recursive_anchor_does_not_hang() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("a: [1\n", "f.yaml: not valid YAML at line 2"),
+        # The line where the broken construct starts first, then where the parser noticed.
+        ("a: [1\n", "f.yaml: not valid YAML at line 1, column 4 (while parsing a flow sequence): at line 2"),
+        (
+            "config:\n  hosts: [a.example.com\n  other: 1\n  more: 2\n",
+            "f.yaml: not valid YAML at line 2, column 10 (while parsing a flow sequence): at line 3",
+        ),
         ("a: 1\n---\nb: 2\n", "expected a single document in the stream"),
         ("? [a]\n: 1\n", "unhashable key"),
     ],

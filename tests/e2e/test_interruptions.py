@@ -1,0 +1,324 @@
+"""Faults around the release of a production-like blue/green stack, under the real engine, as an
+on-call engineer meets them, and the one command that recovers each:
+
+- a KUBECONFIG at a closed port (a stack bound to its cluster refuses to run; an unbound one
+  refuses any step whose preview would replace the Kubernetes provider);
+- a kubeconfig under another path with another context name for the same cluster (the provider is
+  updated, never replaced);
+- the whole process tree of `rollout release` killed (kill -9) during the switch: the next release
+  and rollback refuse and say what was left, `rollout recover` repairs it, the retried release
+  runs the switch and its gate again;
+- SIGTERM (what a CI runner sends on cancel): `pulumi` stops cleanly, the config is put back, the
+  lock released, no process left;
+- a field another manager owns (a hand-applied hotfix): the cause in one line, nothing changed;
+- more than ten updates: version numbers that never shift, `rollback --to` an old one.
+
+After each fault the tests assert that nothing was lost: the Namespace and every object the stack
+declared (same UIDs), the live selector and images, the app Secret, and a stack file equal to the
+config of the last succeeded update. The steps share one stack and run in file order.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.kubeconfig import read_current_cluster
+from rollout.configdiff import config_diff, project_defaults
+from rollout.history import parse_config
+from tests.e2e.processes import Running, gone, kill_all
+from tests.e2e.sandbox import Project
+from tests.e2e.stacks import APP, GATE_SPEC, namespace, policy_pack, sandbox_config
+from tests.support.app import FaultyApp
+
+NAMESPACE = namespace("faults")
+REPO = "ghcr.io/example/flutter-app"
+SECRET = "e2e-firebase-key-0c4f7e"  # a test value, not a credential
+KINDS = (
+    "deployments",
+    "services",
+    "secrets",
+    "configmaps",
+    "poddisruptionbudgets",
+    "resourcequotas",
+    "limitranges",
+    "networkpolicies",
+    "virtualservices.networking.istio.io",
+)
+
+
+@dataclass
+class Stack:
+    project: Project
+    name: str
+    namespace: str
+    app: FaultyApp
+
+    def config(self) -> dict[str, Any]:
+        """The stack's config as the CLI reads its stack file, secrets shown."""
+        shown = self.project.pulumi("config", "--show-secrets", "--json", stack=self.name).stdout
+        config: dict[str, Any] = json.loads(shown)
+        return config
+
+    def rollout(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        result = self.project.rollout(*args, "--stack", self.name, env=env)
+        return result.returncode, result.stdout, result.stderr
+
+    def start(self, *args: str) -> Running:
+        return Running([*args, "--stack", self.name], self.project.path, self.project.sandbox.env)
+
+    def objects(self) -> dict[str, Any]:
+        """What must survive any fault: every object in the namespace by UID, the live selector,
+        the images, the app Secret's key."""
+        sandbox = self.project.sandbox
+        found: dict[str, Any] = {
+            "namespace": (sandbox.get("namespace", self.namespace) or {}).get("metadata", {})
+        }
+        found["namespace"] = found["namespace"].get("uid")
+        for kind in KINDS:
+            found[kind] = sorted(
+                (o["metadata"]["name"], o["metadata"]["uid"]) for o in sandbox.list(kind, self.namespace)
+            )
+        found["images"] = {
+            d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+            for d in sandbox.list("deployments", self.namespace)
+        }
+        live = sandbox.get("service", APP, self.namespace)
+        found["live"] = live["spec"]["selector"] if live else None
+        secret = sandbox.get("secret", "flutter-app-secrets", self.namespace)
+        found["secret"] = secret["data"] if secret else None
+        return found
+
+    def config_drift(self) -> list[str]:
+        """Keys where the stack's config differs from the last succeeded update's (none: equal)."""
+        current = parse_config(self.config())
+        entry = next(
+            e
+            for e in self.project.history(self.name, show_secrets=True)
+            if e["kind"] == "update" and e["result"] == "succeeded"
+        )
+        defaults = project_defaults(yaml.safe_load((self.project.path / "Pulumi.yaml").read_text()))
+        diff = config_diff(parse_config(entry["config"]), current, project_defaults=defaults)
+        return [c.key for c in (*diff.added, *diff.changed, *diff.removed)]
+
+    def providers(self) -> list[dict[str, Any]]:
+        state = self.project.export(self.name)["deployment"]["resources"]
+        return [r for r in state if r["type"] == "pulumi:providers:kubernetes"]
+
+    def locks(self) -> list[Path]:
+        backend = Path(self.project.sandbox.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+        return list((backend / ".pulumi" / "locks").glob(f"*/*/{self.name}/*.json"))
+
+
+def stack_fixture(project: Project, app: FaultyApp, environment: str, ns: str, *, bind: bool) -> Stack:
+    gate = {
+        "url": app.url,
+        "spec": GATE_SPEC,
+        **({"previewUrl": app.url} if environment == "production" else {}),
+    }
+    config = sandbox_config(environment, ns, app.url, gate=gate)
+    name = project.new_stack(f"faults-{environment}", config, secrets={"firebaseApiKey": SECRET}, bind=bind)
+    project.pulumi("up", "--yes", "--skip-preview", *policy_pack(environment), stack=name)
+    return Stack(project, name, ns, app)
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[FaultyApp]:
+    server = FaultyApp()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def prod(e2e_project: Project, app: FaultyApp) -> Stack:
+    stack = stack_fixture(e2e_project, app, "production", NAMESPACE, bind=True)
+    code, out, err = stack.rollout("release", "--image", f"{REPO}:1.5.0", "--yes")
+    assert code == 0, out + err
+    return stack
+
+
+@pytest.fixture
+def elsewhere(prod: Stack, tmp_path: Path) -> dict[str, str]:
+    """The sandbox's environment with KUBECONFIG at a closed port (the same credentials)."""
+    kubeconfig = Path(prod.project.sandbox.env["KUBECONFIG"])
+    document = yaml.safe_load(kubeconfig.read_text())
+    for cluster in document["clusters"]:
+        cluster["cluster"]["server"] = "https://127.0.0.1:9"
+    wrong = tmp_path / "kubeconfig"
+    wrong.write_text(yaml.safe_dump(document))
+    return {**prod.project.sandbox.env, "KUBECONFIG": str(wrong)}
+
+
+def test_a_bound_stack_refuses_a_kubeconfig_at_another_server_and_nothing_changes(
+    prod: Stack, elsewhere: dict[str, str]
+) -> None:
+    before, config = prod.objects(), prod.config()
+    history, providers = prod.project.history(prod.name), prod.providers()
+    server = read_current_cluster(None, environ=prod.project.sandbox.env).server
+    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.6.0", "--yes", env=elsewhere)
+    assert code == 1, out + err
+    assert "refusing to run against another cluster" in err
+    assert f"this stack deploys to {server}" in err and "points at https://127.0.0.1:9" in err
+    code, out, err = prod.rollout("rollback", "--previous", "--yes", env=elsewhere)
+    assert code == 1 and "refusing to run against another cluster" in err, out + err
+    direct = prod.project.pulumi("up", "--yes", "--skip-preview", stack=prod.name, env=elsewhere, check=False)
+    assert direct.returncode != 0 and "refusing to run against another cluster" in direct.stdout
+    assert prod.objects() == before and prod.config() == config
+    assert prod.providers() == providers and len(prod.project.history(prod.name)) == len(history) + 1
+    assert prod.project.history(prod.name)[0]["result"] == "failed"  # the direct `up`, refused
+
+
+def test_a_new_kubeconfig_path_and_context_name_update_the_provider_and_never_replace_it(
+    prod: Stack, tmp_path: Path
+) -> None:
+    document = yaml.safe_load(Path(prod.project.sandbox.env["KUBECONFIG"]).read_text())
+    renamed = json.loads(json.dumps(document).replace(document["current-context"], "on-call-laptop"))
+    moved = tmp_path / "elsewhere" / "config"
+    moved.parent.mkdir()
+    moved.write_text(yaml.safe_dump(renamed))
+    env = {**prod.project.sandbox.env, "KUBECONFIG": str(moved)}
+    preview = prod.project.pulumi("preview", "--diff", stack=prod.name, env=env).stdout
+    assert "~ pulumi:providers:kubernetes: (update)" in preview
+    assert "replace" not in preview and "to replace" not in preview
+
+
+def test_an_unbound_stack_refuses_a_step_that_would_replace_the_provider(
+    e2e_project: Project, app: FaultyApp, elsewhere: dict[str, str]
+) -> None:
+    stack = stack_fixture(e2e_project, app, "test", namespace("unbound"), bind=False)
+    code, out, err = stack.rollout("release", "--image", f"{REPO}:1.5.0", "--yes")
+    assert code == 0, out + err
+    before, config, history = stack.objects(), stack.config(), stack.project.history(stack.name)
+    code, out, err = stack.rollout("release", "--image", f"{REPO}:1.6.0", "--yes", env=elsewhere)
+    assert code == 1, out + err
+    assert "refused before anything changed" in err
+    assert "pulumi:providers:kubernetes cluster-k8s: create-replacement/replace/delete-replaced" in err
+    assert "kubernetes:core/v1:Namespace test-namespace: create-replacement" in err
+    assert "The Kubernetes provider would be replaced" in err
+    # The documented rollback, with the same wrong KUBECONFIG, is refused the same way.
+    code, out, err = stack.rollout("rollback", "--previous", "--yes", env=elsewhere)
+    assert code == 1 and "refused before anything changed" in err, out + err
+    assert stack.objects() == before and stack.config() == config
+    assert stack.project.history(stack.name) == history
+    # With the right kubeconfig the same rollback runs, and the Namespace is the same one.
+    code, out, err = stack.rollout("rollback", "--previous", "--yes")
+    assert code == 0, out + err
+    assert stack.objects()["namespace"] == before["namespace"]
+
+
+def test_a_field_owned_by_another_manager_is_named_in_one_line_and_nothing_changes(prod: Stack) -> None:
+    idle = "flutter-app-blue"  # green went live with 1.5.0
+    hotfix = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": idle, "namespace": prod.namespace},
+        "spec": {"template": {"spec": {"containers": [{"name": APP, "image": f"{REPO}:hotfix"}]}}},
+    }
+    sandbox = prod.project.sandbox
+    sandbox.run(
+        ["kubectl", "apply", "--server-side", "--field-manager=hotfixer", "--force-conflicts", "-f", "-"],
+        input=json.dumps(hotfix),
+    )
+    try:
+        before, config = prod.objects(), prod.config()
+        code, out, err = prod.rollout("release", "--image", f"{REPO}:1.6.0", "--yes")
+        assert code == 1, out + err
+        (cause,) = [line for line in err.splitlines() if line.startswith("error:")]
+        assert f"kubernetes:apps/v1:Deployment {idle}:" in cause and "field conflict" in cause
+        assert "nothing of the release ran" in err
+        assert prod.objects() == before and prod.config() == config
+    finally:
+        # The hotfixer hands the field back: its entry leaves the object's managed fields.
+        held = sandbox.get("deployment", idle, prod.namespace)
+        assert held is not None
+        fields = [f for f in held["metadata"]["managedFields"] if f["manager"] != "hotfixer"]
+        patch = [{"op": "replace", "path": "/metadata/managedFields", "value": fields}]
+        sandbox.kubectl(
+            "patch", "deployment", idle, "-n", prod.namespace, "--type=json", "-p", json.dumps(patch)
+        )
+
+
+def test_a_release_killed_during_the_switch_is_refused_until_recovered_then_runs_the_switch_again(
+    prod: Stack,
+) -> None:
+    before = prod.objects()
+    release = prod.start("release", "--image", f"{REPO}:1.6.0", "--yes")
+    release.wait_for(r"\[2/2\] switch to blue: preview plans")
+    release.wait_for(r"\[gate flutter-app-live\] 1:")
+    tree = release.tree()
+    kill_all(tree)
+    release.finish()
+    assert prod.locks(), "the killed update left its lock"
+    # The switch's config is in the file, its update never completed: a retry must not take it as done.
+    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.6.0", "--yes")
+    assert code == 1, out + err
+    assert "nothing to release" not in out
+    assert "left by an interrupted update" in err and "which no longer runs" in err
+    assert 'blueGreen.active: (unset) -> "blue"' in err or 'blueGreen.active: "green" -> "blue"' in err
+    assert f"rollout recover --stack {prod.name}" in err
+    code, out, err = prod.rollout("rollback", "--previous", "--yes")
+    assert code == 1 and "left by an interrupted update" in err, out + err
+    code, out, err = prod.rollout("recover", "--yes")
+    assert code == 0, out + err
+    assert "the preview plans no change" in out
+    after = prod.objects()
+    assert after["live"] == before["live"] == {"app": APP, "version": "green"}
+    assert {k: v for k, v in after.items() if k != "images"} == {
+        k: v for k, v in before.items() if k != "images"
+    }
+    assert after["images"][f"{APP}-green"] == f"{REPO}:1.5.0"
+    assert prod.config_drift() == [] and not prod.locks()
+    assert base64.b64decode(after["secret"]["FIREBASE_API_KEY"]).decode() == SECRET
+    # The retried release runs the switch and its live gate again.
+    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.6.0", "--yes")
+    assert code == 0, out + err
+    assert "[gate flutter-app-live] 1:" in err
+    assert prod.objects()["live"] == {"app": APP, "version": "blue"}
+
+
+def test_sigterm_stops_pulumi_cleanly_puts_the_config_back_and_leaves_no_process(prod: Stack) -> None:
+    config, before = prod.config(), prod.objects()
+    release = prod.start("release", "--image", f"{REPO}:1.7.0", "--yes")
+    release.wait_for(r"\[gate flutter-app-preview\] 1:")
+    tree = release.tree()
+    assert any("pulumi-resource-kubernetes" in " ".join(p.cmdline()) for p in tree)
+    release.process.send_signal(signal.SIGTERM)  # to rollout alone, as a CI runner sends it
+    code, _out, err = release.finish()
+    assert code == 130, err
+    assert "SIGTERM: interrupted during step 1/2 (deploy to idle colour green)" in err
+    assert "config is back to before that step" in err
+    assert gone(tree, 30) == [], "every process of the release has exited"
+    assert prod.config() == config and not prod.locks()
+    assert prod.objects()["live"] == before["live"]
+    assert prod.project.history(prod.name)[0]["result"] == "failed"  # recorded, cancelled
+
+
+def test_version_numbers_never_shift_and_rollback_reaches_any_of_them(prod: Stack) -> None:
+    project, name = prod.project, prod.name
+    for index in range(25 - len([e for e in project.history(name) if e["kind"] == "update"])):
+        project.pulumi("up", "--yes", "--skip-preview", "--message", f"no-op {index}", stack=name)
+    theirs = project.history(name)
+    assert len(theirs) > 25
+    code, out, err = prod.rollout("history", "--json")
+    assert code == 0, err
+    ours = json.loads(out)
+    # Every entry, numbered over the whole history: 1 is the oldest, forever.
+    assert [e["version"] for e in ours] == list(range(len(theirs), 0, -1))
+    assert [e["message"] for e in ours] == [e.get("message", "") for e in theirs]
+    oldest_release = len(theirs) - 1  # version 2: the first release step after the bootstrap
+    code, out, err = prod.rollout("rollback", "--to", str(oldest_release), "--yes")
+    assert code == 0, out + err
+    assert f"rollback to version {oldest_release} (from {len(theirs)})" in out
+    # After more updates, the numbers shown before name the same updates.
+    code, out, _ = prod.rollout("history", "--json")
+    again = {e["version"]: e["message"] for e in json.loads(out)}
+    assert again[oldest_release] == theirs[-oldest_release]["message"]
+    assert again[len(theirs) + 1] == f"rollback to version {oldest_release} (from {len(theirs)})"
