@@ -237,9 +237,12 @@ def test_a_field_owned_by_another_manager_is_named_in_one_line_and_nothing_chang
         assert prod.objects() == before and prod.config() == config
     finally:
         # The hotfixer hands the field back: its entry leaves the object's managed fields.
-        held = sandbox.get("deployment", idle, prod.namespace)
-        assert held is not None
-        fields = [f for f in held["metadata"]["managedFields"] if f["manager"] != "hotfixer"]
+        shown = sandbox.kubectl(
+            "get", "deployment", idle, "-n", prod.namespace, "-o", "json", "--show-managed-fields"
+        )
+        fields = [
+            f for f in json.loads(shown.stdout)["metadata"]["managedFields"] if f["manager"] != "hotfixer"
+        ]
         patch = [{"op": "replace", "path": "/metadata/managedFields", "value": fields}]
         sandbox.kubectl(
             "patch", "deployment", idle, "-n", prod.namespace, "--type=json", "-p", json.dumps(patch)
