@@ -75,7 +75,10 @@ class Diagnostic:
 def _joined(parts: list[str]) -> str:
     # "Preview failed: 2 errors occurred:" only announces the bullets that follow it.
     kept = [part for part in parts if not _COUNT.match(part)] if len(parts) > 1 else parts
-    return "; ".join(kept)
+    text = kept[0]
+    for part in kept[1:]:
+        text += f" {part}" if text.endswith(":") else f"; {part}"
+    return text
 
 
 def diagnostics(text: str) -> list[Diagnostic]:

@@ -7,6 +7,7 @@ before each step under the real engine (tests/e2e)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def walk(
     walked = []
     before = declared(run_stack(project, stack))
     for step in steps:
-        edit_stack(project, stack, lambda config, change=step.change: apply(config, change))
+        edit_stack(project, stack, functools.partial(apply, change=step.change))
         after = declared(run_stack(project, stack))
         walked.append((step, before, after))
         before = after
