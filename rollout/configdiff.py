@@ -95,17 +95,6 @@ def _leaves(value: Any, prefix: str) -> dict[str, Any]:
     return {prefix: value}
 
 
-def changed_leaves(change: KeyChange) -> list[str]:
-    """The paths (``flutter-app:apps.web.image``) a change of a plain object touches; the key
-    itself for anything else."""
-    before, after = change.before, change.after
-    if not all(e is not None and e.is_object and not e.secret for e in (before, after)):
-        return [change.key]
-    assert before is not None and after is not None
-    old, new = _leaves(before.object_value, change.key), _leaves(after.object_value, change.key)
-    return sorted(leaf for leaf in set(old) | set(new) if old.get(leaf, _MISSING) != new.get(leaf, _MISSING))
-
-
 def describe_change(change: KeyChange) -> list[str]:
     """Lines describing one change; objects diffed leaf by leaf, secrets always masked."""
     before, after = change.before, change.after

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
 from components.app_settings import AppSettings
 from components.settings import PROJECT
@@ -130,10 +131,85 @@ class ReleasePlan:
     steps: tuple[Step, ...]
 
 
+RELEASE_STATE: tuple[tuple[str, ...], ...] = (
+    ("image",),
+    ("blueGreen", "active"),
+    ("blueGreen", "blueImage"),
+    ("blueGreen", "greenImage"),
+    ("blueGreen", "scaleDownIdle"),
+    ("canary", "image"),
+    ("canary", "weight"),
+)
+"""The keys of an app that releases write: what runs, not how it is deployed."""
+_UNSET: Final = object()
+
+
+def _at(tree: Any, path: Sequence[str]) -> Any:
+    for part in path:
+        if not isinstance(tree, Mapping) or part not in tree:
+            return _UNSET
+        tree = tree[part]
+    return tree
+
+
+def _config_text(value: Any) -> str:
+    # As `pulumi config set --path` takes a value and types it back (true/false, integers).
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def deployed_state(app_name: str, current: Mapping[str, Any], deployed: Mapping[str, Any]) -> Change:
+    """The change that puts an app's release state (RELEASE_STATE) in the stack file back to what
+    the last succeeded update deployed, leaving everything else as the file has it. Empty when they
+    agree. A release starts from it: a stack file checked out fresh by CI, or edited by hand, holds
+    images and colours no update deployed."""
+    sets: dict[str, str] = {}
+    removes: list[str] = []
+    for path in RELEASE_STATE:
+        have, want = _at(current, path), _at(deployed, path)
+        if have == want:
+            continue
+        if want is _UNSET:
+            removes.append(app_path(app_name, *path))
+        else:
+            sets[app_path(app_name, *path)] = _config_text(want)
+    return Change(sets, tuple(removes))
+
+
+def with_state(app: Mapping[str, Any], change: Change, app_name: str) -> dict[str, Any]:
+    """``app``'s config (an ``apps`` entry) with ``change`` applied (pure)."""
+    result = json.loads(json.dumps(app))
+    prefix = app_path(app_name) + "."
+    for key, text in change.set.items():
+        *parents, leaf = key.removeprefix(prefix).split(".")
+        node = result
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = _typed(text)
+    for key in change.remove:
+        *parents, leaf = key.removeprefix(prefix).split(".")
+        node = _at(result, parents)
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return result
+
+
+def _typed(text: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
+    return int(text) if text.isdigit() and not (len(text) > 1 and text.startswith("0")) else text
+
+
 def plan_release(
-    app_name: str, app: AppSettings, image: str, *, strategy: str | None = None, scale_down_idle: bool = False
+    app_name: str,
+    app: AppSettings,
+    image: str,
+    *,
+    strategy: str | None = None,
+    scale_down_idle: bool = False,
+    start: Change | None = None,
 ) -> ReleasePlan:
-    """The steps that release ``image`` for one app, by the app's configured strategy.
+    """The steps that release ``image`` for one app, by the app's configured strategy. ``start``
+    (deployed_state) is written with the first step.
 
     ``strategy``, when given, must equal the configured one: a release never changes how an app is
     deployed (that is a reviewed config change of its own).
@@ -159,6 +235,13 @@ def plan_release(
                 ownership=owned(app_name, ("deployment", "live-gate")),
             ),
         )
+    if start is not None and (start.set or start.remove):
+        first = steps[0]
+        merged = Change(
+            {**start.set, **first.change.set},
+            tuple(k for k in start.remove if k not in first.change.set) + first.change.remove,
+        )
+        steps = (replace(first, change=merged), *steps[1:])
     return ReleasePlan(app_name, configured, image, app.image, steps)
 
 

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rollout.changes import ResourceChange
-from rollout.configdiff import changed_leaves, config_diff, project_defaults
+from rollout.configdiff import config_diff, project_defaults
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ConfigMap, HistoryEntry
 from rollout.leftovers import Leftovers, pending_operations
-from rollout.plan import app_path
 from rollout.stacks import StackAccess, StackLockedError, read_project
 
 if TYPE_CHECKING:
@@ -57,9 +56,8 @@ def recover_hint(stack: str) -> str:
     return f"`rollout recover --stack {stack}` says what it will do, then repairs it (docs/operations.md)"
 
 
-def refuse_leftovers(leftovers: Leftovers, *, release_app: str | None = None) -> None:
-    """Raise before anything changes when an update runs, or one was cut short; for a release of
-    ``release_app``, also when the stack file holds release changes no update deployed."""
+def refuse_leftovers(leftovers: Leftovers) -> None:
+    """Raise before anything changes when an update runs, or one was cut short."""
     stack = leftovers.stack
     if leftovers.live_locks and not leftovers.stale_locks:
         lock = leftovers.live_locks[0]
@@ -68,37 +66,17 @@ def refuse_leftovers(leftovers: Leftovers, *, release_app: str | None = None) ->
             f"gone, {recover_hint(stack)}; this command changed nothing",
             ExitCode.FAILED,
         )
-    release_keys = _release_drift(leftovers, release_app) if release_app else []
-    if leftovers.interrupted or release_keys:
-        what = (
-            "was left by an interrupted update"
-            if leftovers.interrupted
-            else f"holds release changes to {release_app} that no update deployed ({', '.join(release_keys)})"
-        )
+    if leftovers.interrupted:
         raise CommandError(
             "\n".join(
                 [
-                    f"stack {stack} {what}:",
+                    f"stack {stack} was left by an interrupted update:",
                     *leftovers.lines(),
                     f"{recover_hint(stack)}; this command changed nothing",
                 ]
             ),
             ExitCode.FAILED,
         )
-
-
-def _release_drift(leftovers: Leftovers, app: str) -> list[str]:
-    """The release-owned paths of ``app`` (image, colours, canary) the stack file changed."""
-    if leftovers.drift is None:
-        return []
-    owned = tuple(app_path(app, part) for part in ("image", "blueGreen", "canary.image", "canary.weight"))
-    changes = [*leftovers.drift.added, *leftovers.drift.changed, *leftovers.drift.removed]
-    return [
-        leaf.removeprefix("flutter-app:")
-        for change in changes
-        for leaf in changed_leaves(change)
-        if leaf.startswith(owned) or leaf == "flutter-app:apps"
-    ]
 
 
 def planned(access: StackAccess) -> list[ResourceChange]:

@@ -12,10 +12,6 @@ and ``up(message=..., plan=...)`` (``--plan``). Secret strings are restored with
 --secret`` and the value on stdin, the one write the SDK cannot make without putting the value on
 the command line. The CLI runs supervised (rollout/process.py): a signal reaches it only through
 rollout, once.
-
-A file backend's locks are read here too (``.pulumi/locks/<org>/<project>/<stack>/*.json``, each
-naming the PID, host and time of the update holding it; pkg/backend/diy/lock.go), so that a lock
-left by a process that no longer runs can be told from one held by an update in progress.
 """
 
 from __future__ import annotations
@@ -24,16 +20,12 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-import psutil
 import yaml
 from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
@@ -47,9 +39,9 @@ from rollout.history import (
     HistoryFormatError,
     parse_config,
     parse_history,
-    parse_time,
 )
 from rollout.leftovers import LockHolder
+from rollout.locks import file_backend_locks
 from rollout.process import SupervisedPulumi, supervised
 from rollout.yamlfile import YamlFileError, read_yaml
 
@@ -320,50 +312,6 @@ class StackAccess:
             with contextlib.suppress(auto_errors.CommandError):
                 url = ws.who_am_i().url
         return file_backend_locks(url or "", read_project(self.project_dir).get("name", ""), self.name)
-
-
-def file_backend_locks(backend_url: str, project: str, stack: str) -> list[LockHolder]:
-    """The lock files of ``stack`` under a ``file://`` backend, each with whether its holder runs."""
-    parsed = urlparse(backend_url)
-    if parsed.scheme != "file":
-        return []
-    root = Path(unquote(parsed.path)) / ".pulumi" / "locks"
-    holders = []
-    for path in sorted([*root.glob(f"*/{project}/{stack}/*.json"), *root.glob(f"{stack}/*.json")]):
-        try:
-            content = json.loads(path.read_text(encoding="utf-8"))
-            pid = int(content["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        since = None
-        with contextlib.suppress(Exception):
-            since = parse_time(str(content.get("timestamp", "")))
-        host = str(content.get("hostname", "?"))
-        holders.append(
-            LockHolder(
-                pid,
-                host,
-                str(content.get("username", "?")),
-                since,
-                _holder_alive(pid, host, since),
-                str(path),
-            )
-        )
-    return holders
-
-
-def _holder_alive(pid: int, host: str, since: datetime | None) -> bool | None:
-    if host != socket.gethostname():
-        return None
-    try:
-        process = psutil.Process(pid)
-        started = process.create_time()
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return None
-    # A PID reused by a later process is not the lock's holder.
-    return since is None or started <= since.timestamp() + 5
 
 
 StackOpener = Callable[[Path, str], StackAccess]

@@ -27,6 +27,7 @@ changes how an app is deployed. Staging and production ask for approval unless `
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args
@@ -42,7 +43,17 @@ from rollout.history import ENVIRONMENT_KEY, ConfigMap, secret_values
 from rollout.interaction import confirm, needs_approval
 from rollout.notifications import notify
 from rollout.offline.stackfile import file_settings
-from rollout.plan import PlanError, ReleasePlan, Step, plan_release, release_lines, steps_text
+from rollout.plan import (
+    Change,
+    PlanError,
+    ReleasePlan,
+    Step,
+    deployed_state,
+    plan_release,
+    release_lines,
+    steps_text,
+    with_state,
+)
 from rollout.process import Interrupted
 from rollout.recovery import inspect, refuse_leftovers
 from rollout.restore import execute, plan_lines, plan_rollback
@@ -113,7 +124,24 @@ def _choose_app(apps: Mapping[str, AppSettings], name: str | None) -> str:
     raise CommandError(f"the stack has several apps; choose one with --app ({', '.join(sorted(apps))})")
 
 
-def _plan(args: argparse.Namespace, console: Console, settings: StackSettings) -> ReleasePlan | None:
+def _settings(raw: dict[str, Any], stack: str, secrets: list[str]) -> StackSettings:
+    try:
+        return parse_settings(raw, stack=stack)
+    except ConfigError as error:
+        raise CommandError(mask(str(error), secrets)) from None
+
+
+def _app_config(raw: Mapping[str, Any], app: str) -> dict[str, Any]:
+    apps = raw.get("apps")
+    if isinstance(apps, str):  # history may keep an object as its JSON text
+        apps = json.loads(apps)
+    found = apps.get(app) if isinstance(apps, Mapping) else None
+    return dict(found) if isinstance(found, Mapping) else {}
+
+
+def _plan(
+    args: argparse.Namespace, console: Console, settings: StackSettings, start: Change | None = None
+) -> ReleasePlan | None:
     """The release plan, printed; None when the app already runs the image."""
     app_name = _choose_app(settings.apps, args.app)
     app = settings.apps[app_name]
@@ -122,7 +150,12 @@ def _plan(args: argparse.Namespace, console: Console, settings: StackSettings) -
         return None
     try:
         plan = plan_release(
-            app_name, app, args.image, strategy=args.strategy, scale_down_idle=args.scale_down_idle
+            app_name,
+            app,
+            args.image,
+            strategy=args.strategy,
+            scale_down_idle=args.scale_down_idle,
+            start=start,
         )
     except PlanError as error:
         raise CommandError(f"stack {args.stack}: {error}") from None
@@ -154,16 +187,27 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
     with access.supervised(console.note):
         config = access.config()
         secrets = secret_values(config)
-        try:
-            settings = parse_settings(plain_settings(config), stack=args.stack)
-        except ConfigError as error:
-            raise CommandError(mask(str(error), secrets)) from None
+        settings = _settings(plain_settings(config), args.stack, secrets)
         app_name = _choose_app(settings.apps, args.app)
         history = access.history(show_secrets=True)
-        # What the last succeeded update deployed decides what runs, not the stack file: a step's
-        # config written by a release that was cut short is refused here, never taken as done.
-        refuse_leftovers(inspect(access, history, config), release_app=app_name)
-        plan = _plan(args, console, settings)
+        refuse_leftovers(inspect(access, history, config))
+        # What the last succeeded update deployed decides what runs, not the stack file (a fresh
+        # CI checkout holds the committed images): the release starts from it.
+        baseline = next((e for e in history if e.succeeded_update), None)
+        start = None
+        if baseline is not None:
+            raw = plain_settings(config)
+            current = _app_config(raw, app_name)
+            start = deployed_state(app_name, current, _app_config(plain_settings(baseline.config), app_name))
+            if start.set or start.remove:
+                console.note(
+                    f"the stack file's release state of {app_name} is not what version {baseline.version} "
+                    "deployed; the release starts from version "
+                    f"{baseline.version}'s: {'; '.join(start.lines())}"
+                )
+                raw["apps"] = {**raw.get("apps", {}), app_name: with_state(current, start, app_name)}
+                settings = _settings(raw, args.stack, secrets)
+        plan = _plan(args, console, settings, start)
         if plan is None:
             return ExitCode.OK
         if args.dry_run:
@@ -177,10 +221,8 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
                 lambda q: print(q, end="", file=console.err, flush=True),
                 f"release {args.image} to {args.stack} ({environment or 'unknown environment'})?",
             )
-        start = next((e for e in history if e.succeeded_update), None)
-        return Walk(access, plan, console, services, args, secrets, start.version if start else None).run(
-            config
-        )
+        version = baseline.version if baseline else None
+        return Walk(access, plan, console, services, args, secrets, version).run(config)
 
 
 @dataclass

@@ -61,6 +61,8 @@ class Stack:
     name: str
     namespace: str
     app: FaultyApp
+    committed: dict[str, Any]
+    """The plain config the stack was created with: its stack file as a fresh checkout has it."""
 
     def config(self) -> dict[str, Any]:
         """The stack's config as the CLI reads its stack file, secrets shown."""
@@ -127,7 +129,19 @@ def stack_fixture(project: Project, app: FaultyApp, environment: str, ns: str, *
     config = sandbox_config(environment, ns, app.url, gate=gate)
     name = project.new_stack(f"faults-{environment}", config, secrets={"firebaseApiKey": SECRET}, bind=bind)
     project.pulumi("up", "--yes", "--skip-preview", *policy_pack(environment), stack=name)
-    return Stack(project, name, ns, app)
+    committed = yaml.safe_load(project.stack_file(name).read_text())["config"]
+    return Stack(
+        project,
+        name,
+        ns,
+        app,
+        {k: v for k, v in committed.items() if not (isinstance(v, dict) and "secure" in v)},
+    )
+
+
+def live_and_idle(stack: Stack) -> tuple[str, str]:
+    live: str = stack.objects()["live"]["version"]
+    return live, "green" if live == "blue" else "blue"
 
 
 @pytest.fixture(scope="module")
@@ -249,23 +263,46 @@ def test_a_field_owned_by_another_manager_is_named_in_one_line_and_nothing_chang
         )
 
 
+def test_a_stack_file_checked_out_fresh_releases_from_what_was_deployed(prod: Stack) -> None:
+    # As CI has it: the committed stack file, whose image and colour are not what runs.
+    live, idle = live_and_idle(prod)
+    before = prod.objects()
+    committed = {k.removeprefix("flutter-app:"): v for k, v in prod.committed.items()}
+    prod.project.write_config(prod.name, committed)
+    generation = prod.project.sandbox.get("deployment", f"{APP}-{live}", prod.namespace)
+    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.6.0", "--yes")
+    assert code == 0, out + err
+    assert "is not what version" in err and "the release starts from version" in err
+    assert f"deploy to idle colour {idle}" in out
+    after = prod.objects()
+    assert after["live"] == {"app": APP, "version": idle}
+    assert after["images"][f"{APP}-{idle}"] == f"{REPO}:1.6.0"
+    # The colour that served was never rolled: same image, same generation.
+    assert after["images"][f"{APP}-{live}"] == before["images"][f"{APP}-{live}"]
+    held = prod.project.sandbox.get("deployment", f"{APP}-{live}", prod.namespace)
+    assert held is not None and generation is not None
+    assert held["metadata"]["generation"] == generation["metadata"]["generation"]
+    assert prod.config_drift() == []
+
+
 def test_a_release_killed_during_the_switch_is_refused_until_recovered_then_runs_the_switch_again(
     prod: Stack,
 ) -> None:
+    live, idle = live_and_idle(prod)
     before = prod.objects()
-    release = prod.start("release", "--image", f"{REPO}:1.6.0", "--yes")
-    release.wait_for(r"\[2/2\] switch to blue: preview plans")
+    release = prod.start("release", "--image", f"{REPO}:1.7.0", "--yes")
+    release.wait_for(rf"\[2/2\] switch to {idle}: preview plans")
     release.wait_for(r"\[gate flutter-app-live\] 1:")
     tree = release.tree()
     kill_all(tree)
     release.finish()
     assert prod.locks(), "the killed update left its lock"
     # The switch's config is in the file, its update never completed: a retry must not take it as done.
-    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.6.0", "--yes")
+    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.7.0", "--yes")
     assert code == 1, out + err
     assert "nothing to release" not in out
     assert "left by an interrupted update" in err and "which no longer runs" in err
-    assert 'blueGreen.active: (unset) -> "blue"' in err or 'blueGreen.active: "green" -> "blue"' in err
+    assert f'blueGreen.active: "{live}" -> "{idle}"' in err
     assert f"rollout recover --stack {prod.name}" in err
     code, out, err = prod.rollout("rollback", "--previous", "--yes")
     assert code == 1 and "left by an interrupted update" in err, out + err
@@ -273,30 +310,31 @@ def test_a_release_killed_during_the_switch_is_refused_until_recovered_then_runs
     assert code == 0, out + err
     assert "the preview plans no change" in out
     after = prod.objects()
-    assert after["live"] == before["live"] == {"app": APP, "version": "green"}
+    assert after["live"] == before["live"] == {"app": APP, "version": live}
     assert {k: v for k, v in after.items() if k != "images"} == {
         k: v for k, v in before.items() if k != "images"
     }
-    assert after["images"][f"{APP}-green"] == f"{REPO}:1.5.0"
+    assert after["images"][f"{APP}-{live}"] == before["images"][f"{APP}-{live}"]
     assert prod.config_drift() == [] and not prod.locks()
     assert base64.b64decode(after["secret"]["FIREBASE_API_KEY"]).decode() == SECRET
     # The retried release runs the switch and its live gate again.
-    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.6.0", "--yes")
+    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.7.0", "--yes")
     assert code == 0, out + err
     assert "[gate flutter-app-live] 1:" in err
-    assert prod.objects()["live"] == {"app": APP, "version": "blue"}
+    assert prod.objects()["live"] == {"app": APP, "version": idle}
 
 
 def test_sigterm_stops_pulumi_cleanly_puts_the_config_back_and_leaves_no_process(prod: Stack) -> None:
     config, before = prod.config(), prod.objects()
-    release = prod.start("release", "--image", f"{REPO}:1.7.0", "--yes")
+    _live, idle = live_and_idle(prod)
+    release = prod.start("release", "--image", f"{REPO}:1.8.0", "--yes")
     release.wait_for(r"\[gate flutter-app-preview\] 1:")
     tree = release.tree()
     assert any("pulumi-resource-kubernetes" in " ".join(p.cmdline()) for p in tree)
     release.process.send_signal(signal.SIGTERM)  # to rollout alone, as a CI runner sends it
     code, _out, err = release.finish()
     assert code == 130, err
-    assert "SIGTERM: interrupted during step 1/2 (deploy to idle colour green)" in err
+    assert f"SIGTERM: interrupted during step 1/2 (deploy to idle colour {idle})" in err
     assert "config is back to before that step" in err
     assert gone(tree, 30) == [], "every process of the release has exited"
     assert prod.config() == config and not prod.locks()

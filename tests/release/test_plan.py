@@ -20,7 +20,16 @@ from rollout.history import (
     parse_history_text,
     secret_values,
 )
-from rollout.plan import PlanError, app_path, plan_release, release_lines, select_target
+from rollout.plan import (
+    Change,
+    PlanError,
+    app_path,
+    deployed_state,
+    plan_release,
+    release_lines,
+    select_target,
+    with_state,
+)
 from tests.release import fixtures as fx
 
 
@@ -364,3 +373,45 @@ def test_rolling_is_one_step_and_strategy_must_match() -> None:
         plan_release("flutter-app", app, NEW, strategy="canary")  # type: ignore[arg-type]
     text = "\n".join(release_lines(plan))
     assert "(rolling, 1 step)" in text and "set flutter-app:apps.flutter-app.image" in text
+
+
+# -- a release starts from what was deployed -----------------------------------------------------
+
+
+def test_the_release_state_of_an_app_goes_back_to_what_was_deployed() -> None:
+    committed = {"image": OLD, "replicas": 4, "blueGreen": {"active": "blue"}, "canary": {"weight": 0}}
+    deployed = {
+        "image": NEW,
+        "replicas": 2,
+        "blueGreen": {"active": "green", "greenImage": NEW, "scaleDownIdle": True},
+    }
+    start = deployed_state("web", committed, deployed)
+    assert start.set == {
+        "flutter-app:apps.web.image": NEW,
+        "flutter-app:apps.web.blueGreen.active": "green",
+        "flutter-app:apps.web.blueGreen.greenImage": NEW,
+        "flutter-app:apps.web.blueGreen.scaleDownIdle": "true",
+    }
+    assert start.remove == ("flutter-app:apps.web.canary.weight",)
+    # Only release state moves: how the app is deployed (replicas) stays as the file says.
+    assert with_state(committed, start, "web") == {
+        "image": NEW,
+        "replicas": 4,
+        "blueGreen": {"active": "green", "greenImage": NEW, "scaleDownIdle": True},
+        "canary": {},
+    }
+    assert deployed_state("web", deployed, deployed) == Change()
+
+
+def test_the_first_step_writes_the_deployed_state_with_its_own_change() -> None:
+    app = app_settings("production", {"image": OLD, "blueGreen": {"active": "green"}})
+    start = Change(
+        {app_path("flutter-app", "blueGreen", "active"): "green"},
+        (app_path("flutter-app", "canary", "image"),),
+    )
+    plan = plan_release("flutter-app", app, NEW, start=start)
+    first = plan.steps[0].change
+    assert first.set[app_path("flutter-app", "blueGreen", "active")] == "green"
+    assert first.set[app_path("flutter-app", "blueGreen", "blueImage")] == NEW  # idle is blue
+    assert first.remove == (app_path("flutter-app", "canary", "image"),)
+    assert plan.steps[1].change == plan_release("flutter-app", app, NEW).steps[1].change

@@ -15,8 +15,9 @@ from rollout.configdiff import config_diff
 from rollout.exit_codes import CommandError
 from rollout.history import ConfigEntry
 from rollout.leftovers import Leftovers, LockHolder, pending_operations
+from rollout.locks import file_backend_locks
 from rollout.recovery import refuse_leftovers
-from rollout.stacks import HISTORY_PAGE_SIZE, StackAccess, StackLockedError, file_backend_locks
+from rollout.stacks import HISTORY_PAGE_SIZE, StackAccess, StackLockedError
 
 SINCE = datetime(2026, 12, 5, 10, 49, 24, tzinfo=UTC)
 
@@ -47,17 +48,14 @@ def test_a_running_update_is_waited_for_not_recovered() -> None:
             refuse_leftovers(Leftovers("prod", locks=(lock(alive),)))
 
 
-def test_release_changes_no_update_deployed_refuse_a_release_of_that_app_only() -> None:
+def test_a_stack_file_no_update_ran_is_said_and_left_to_the_commands() -> None:
     drift = config_diff(apps("repo:1.4.2"), apps("repo:1.5.0", active="green"))
     found = Leftovers("prod", drift=drift)
-    assert found.drifted and not found.interrupted
-    refuse_leftovers(found)  # a rollback replaces the whole config anyway
-    with pytest.raises(CommandError) as refused:
-        refuse_leftovers(found, release_app="flutter-app")
-    text = str(refused.value)
-    assert "apps.flutter-app.blueGreen.active, apps.flutter-app.image" in text
+    assert found.drifted and not found.interrupted and not found.clean
+    refuse_leftovers(found)  # a release starts from what was deployed; a rollback replaces it all
+    text = "\n".join(found.lines())
     assert 'flutter-app:apps.flutter-app.image: "repo:1.4.2" -> "repo:1.5.0"' in text
-    refuse_leftovers(found, release_app="other-app")
+    assert 'flutter-app:apps.flutter-app.blueGreen.active: "blue" -> "green"' in text
 
 
 def test_pending_operations_are_read_from_the_exported_state() -> None:
