@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlparse
 
 import psutil
 
-from rollout.history import parse_time
+from rollout.history import HistoryFormatError, parse_time
 from rollout.leftovers import LockHolder
 
 PID_REUSE_SLACK_S = 5
@@ -36,7 +36,7 @@ def file_backend_locks(backend_url: str, project: str, stack: str) -> list[LockH
         except (OSError, ValueError, KeyError, TypeError):
             continue
         since = None
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(HistoryFormatError):
             since = parse_time(str(content.get("timestamp", "")))
         host = str(content.get("hostname", "?"))
         holders.append(

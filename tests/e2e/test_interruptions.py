@@ -228,6 +228,25 @@ def test_an_unbound_stack_refuses_a_step_that_would_replace_the_provider(
     assert stack.objects()["namespace"] == before["namespace"]
 
 
+def test_a_stack_file_that_is_not_yaml_is_bad_input_at_the_line_where_it_breaks(prod: Stack) -> None:
+    text = prod.project.stack_file(prod.name).read_text()
+    lines = text.splitlines()
+    broken = next(i for i, line in enumerate(lines) if "previewHosts:" in line)
+    lines[broken] = lines[broken].replace("previewHosts:", "previewHosts: [preview.example.com")
+    prod.project.stack_file(prod.name).write_text("\n".join(lines) + "\n")
+    try:
+        for command in (
+            ("release", "--image", f"{REPO}:1.6.0", "--yes"),
+            ("rollback", "--previous"),
+            ("recover",),
+        ):
+            code, out, err = prod.rollout(*command)
+            assert code == 2, out + err
+            assert f"Pulumi.{prod.name}.yaml: not valid YAML at line {broken + 1}," in err
+    finally:
+        prod.project.stack_file(prod.name).write_text(text)
+
+
 def test_a_field_owned_by_another_manager_is_named_in_one_line_and_nothing_changes(prod: Stack) -> None:
     idle = "flutter-app-blue"  # green went live with 1.5.0
     hotfix = {
