@@ -37,6 +37,18 @@ TOOLCHAIN = ROOT / "sandbox" / "toolchain.sh"
 # The program, the policy pack and the settings mypy reads (Pulumi.yaml runs it as typechecker).
 PROJECT_TREE = ("Pulumi.yaml", "__main__.py", "pyproject.toml", "components", "gates", "rollout", "policies")
 COMMAND_TIMEOUT_S = 900
+INVENTORY_KINDS = (
+    "deployments",
+    "services",
+    "secrets",
+    "configmaps",
+    "poddisruptionbudgets",
+    "resourcequotas",
+    "limitranges",
+    "networkpolicies",
+    "ingresses",
+    "virtualservices.networking.istio.io",
+)
 
 
 class SandboxError(Exception):
@@ -104,6 +116,16 @@ class Sandbox:
         found = read_current_cluster(None, environ=self.env)
         return {"apiServer": found.server, **({"caSha256": found.ca_sha256} if found.ca_sha256 else {})}
 
+    def env_elsewhere(self, directory: Path) -> dict[str, str]:
+        """The sandbox's environment with KUBECONFIG at a closed port (its credentials kept): a
+        kubeconfig that names another cluster."""
+        document = yaml.safe_load(Path(self.env["KUBECONFIG"]).read_text())
+        for cluster in document["clusters"]:
+            cluster["cluster"]["server"] = "https://127.0.0.1:9"
+        wrong = directory / "kubeconfig-elsewhere"
+        wrong.write_text(yaml.safe_dump(document))
+        return {**self.env, "KUBECONFIG": str(wrong)}
+
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run(["kubectl", *args], check=check, timeout=120)
 
@@ -112,6 +134,27 @@ class Sandbox:
         ns = ["-n", namespace] if namespace else []
         result = self.kubectl("get", kind, name, *ns, "-o", "json", "--ignore-not-found", check=True)
         return json.loads(result.stdout) if result.stdout.strip() else None
+
+    def inventory(self, namespace: str) -> dict[str, Any]:
+        """What must survive any fault, as the API server holds it: the Namespace and every object
+        the stacks declare in it, by UID; each Deployment's image; the live Service's selector;
+        the app Secret's data."""
+        found: dict[str, Any] = {
+            "namespace": ((self.get("namespace", namespace) or {}).get("metadata") or {}).get("uid")
+        }
+        for kind in INVENTORY_KINDS:
+            found[kind] = sorted(
+                (o["metadata"]["name"], o["metadata"]["uid"]) for o in self.list(kind, namespace)
+            )
+        found["images"] = {
+            d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+            for d in self.list("deployments", namespace)
+        }
+        live = self.get("service", "flutter-app", namespace)
+        found["live"] = live["spec"]["selector"] if live else None
+        secret = self.get("secret", "flutter-app-secrets", namespace)
+        found["secret"] = secret["data"] if secret else None
+        return found
 
     def list(self, kind: str, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
         args = ["get", kind, "-n", namespace, "-o", "json", *(["-l", selector] if selector else [])]

@@ -1,8 +1,9 @@
 """A staging-like Istio canary released through `rollout` on the real engine: the weights walk
 ``canary.steps`` as in-place VirtualService updates, a gate after each weight (the canary against
 the stable track on a real Prometheus), promotion to one track; then a canary that degrades at
-25 % goes back to weight 0 and the release exits 1; last, destroying the stack leaves the Gateway
-that every stack on the cluster shares."""
+25 % goes back to weight 0 and the release exits 1; last, a mistaken destroy keeps the protected
+Namespace and Secret, and a deliberate one (unprotected first) leaves the Gateway every stack on
+the cluster shares."""
 
 from __future__ import annotations
 
@@ -178,6 +179,16 @@ def test_destroy_removes_the_stack_but_not_the_gateway_every_stack_shares(canary
     # going away must not take the others' Gateway with it.
     sandbox = canary.project.sandbox
     assert sandbox.get(GATEWAYS, "public", "istio-ingress") is not None
+    # Staging protects what holds data: a mistaken destroy deletes the app's objects, then stops
+    # at the Secret, and the Namespace and the Secret stay (a `pulumi up` recreates the rest).
+    secret = sandbox.get("secret", "flutter-app-secrets", NAMESPACE)
+    refused = canary.project.pulumi("destroy", "--yes", "--skip-preview", stack=canary.stack, check=False)
+    assert refused.returncode != 0 and "because it is protected" in refused.stdout
+    assert sandbox.get("namespace", NAMESPACE) is not None
+    kept = sandbox.get("secret", "flutter-app-secrets", NAMESPACE)
+    assert kept is not None and secret is not None and kept["data"] == secret["data"]
+    # A deliberate teardown unprotects them first (docs/operations.md).
+    canary.project.pulumi("state", "unprotect", "--all", "--yes", stack=canary.stack)
     canary.project.pulumi("destroy", "--yes", "--skip-preview", stack=canary.stack)
     assert sandbox.get("namespace", NAMESPACE) is None
     gateway = sandbox.get(GATEWAYS, "public", "istio-ingress")
