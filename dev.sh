@@ -72,7 +72,9 @@ case "${1:-}" in
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
     typecheck_all
-    exec .venv/bin/python -m pytest "${@:2}"
+    # Two processes, a test module each at a time (modules share stacks in file order): the
+    # end-to-end tests mostly wait on the engine and the gates. They share one sandbox.
+    exec .venv/bin/python -m pytest -n 2 --dist loadfile "${@:2}"
     ;;
   *)
     echo "usage: ./dev.sh render|test [args...] | ./dev.sh sandbox start|env|stop" >&2

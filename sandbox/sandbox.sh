@@ -65,6 +65,14 @@ stop_pids() {
     [ "$i" -lt "$grace" ] && sleep 1
   done
   kill -KILL "${left[@]}" 2>/dev/null || true
+  # A killed process is gone only once its parent has reaped it: wait for that too (bounded), so
+  # that "stopped" means no process of ours is left, even on a loaded machine.
+  for ((i = 0; i < 20; i++)); do
+    local alive_left=()
+    for pid in "${left[@]}"; do alive "$pid" && alive_left+=("$pid"); done
+    [ ${#alive_left[@]} -eq 0 ] && return 0
+    sleep 0.25
+  done
 }
 
 # The first component kwokctl started that is no longer running, if any.

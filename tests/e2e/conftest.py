@@ -1,5 +1,6 @@
 """Fixtures of the end-to-end tests: the sandbox (started, or reused when one is running, and
-stopped at the end only if these tests started it) and a copy of the project to create stacks in.
+stopped when the test run that started it ends: tests/conftest.py) and a copy of the project to
+create stacks in, one per test process.
 
 Without the sandbox these tests are skipped, except under CI (``CI=true``), where that fails."""
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.sandbox import CACHE, Project, Sandbox, copy_project, start_sandbox, stop_sandbox
+from tests.e2e.sandbox import CACHE, Project, Sandbox, copy_project, start_sandbox
 from tests.support.fixtures import prometheus
 
 __all__ = ["e2e_project", "prometheus", "sandbox"]
@@ -27,19 +28,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
+def sandbox() -> Sandbox:
     started = start_sandbox(CI)
     if isinstance(started, str):
         if CI:
             pytest.fail(f"the sandbox is required in CI: {started}", pytrace=False)
         pytest.skip(started)
-    # mypy (Pulumi.yaml's typechecker) keeps its cache across runs, as it does in a user's project.
-    started.env["MYPY_CACHE_DIR"] = str(CACHE / "mypy")
-    try:
-        yield started
-    finally:
-        if started.owned:
-            stop_sandbox()
+    # mypy (Pulumi.yaml's typechecker) keeps its cache across runs, one per test process.
+    started.env["MYPY_CACHE_DIR"] = str(CACHE / "mypy" / os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    return started
 
 
 @pytest.fixture(scope="session")

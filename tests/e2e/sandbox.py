@@ -10,6 +10,7 @@ the API server holds (``kubectl get -o json``) and what Pulumi recorded (``pulum
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shlex
@@ -280,14 +281,31 @@ def copy_project(target: Path) -> Path:
     return target
 
 
+RUN_ID = "FLUTTER_E2E_RUN"
+"""The test run's id (set by the controlling pytest process, inherited by xdist workers)."""
+OWNER = CACHE / "e2e-sandbox.owner"
+"""The id of the test run that started the running sandbox (it stops it when it ends)."""
+
+
 def start_sandbox(ci: bool) -> Sandbox | str:
     """The running sandbox (reused) or a new one; a reason string when it cannot be had. Outside
     CI the toolchain is not built here (a cold build takes half an hour: `./dev.sh test` or
-    `sandbox/toolchain.sh` builds it)."""
+    `sandbox/toolchain.sh` builds it). Test processes running in parallel (xdist workers) share
+    one sandbox: the first starts it, under a lock, and the run's controlling process stops it
+    (``stop_sandbox_of_run``)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "e2e-sandbox.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _start_or_reuse(ci)
+
+
+def _start_or_reuse(ci: bool) -> Sandbox | str:
     env = dict(os.environ)
+    run = os.environ.get(RUN_ID, "")
     reuse = subprocess.run([str(SANDBOX), "env"], capture_output=True, text=True, check=False, timeout=60)
     if reuse.returncode == 0:
-        return Sandbox(parse_exports(reuse.stdout, env), owned=False)
+        owner = OWNER.read_text() if OWNER.exists() else ""
+        return Sandbox(parse_exports(reuse.stdout, env), owned=bool(run) and owner == run)
     built = subprocess.run(
         [str(TOOLCHAIN), "--check"], capture_output=True, text=True, check=False, timeout=60
     )
@@ -298,8 +316,12 @@ def start_sandbox(ci: bool) -> Sandbox | str:
     )
     if started.returncode != 0:
         return f"`sandbox/sandbox.sh start` failed:\n{started.stderr[-4000:]}"
+    OWNER.write_text(run)
     return Sandbox(parse_exports(started.stdout, env), owned=True)
 
 
-def stop_sandbox() -> None:
-    subprocess.run([str(SANDBOX), "stop"], capture_output=True, text=True, check=False, timeout=300)
+def stop_sandbox_of_run(run: str) -> None:
+    """Stop the sandbox if the test run ``run`` started it."""
+    if run and OWNER.exists() and OWNER.read_text() == run:
+        subprocess.run([str(SANDBOX), "stop"], capture_output=True, text=True, check=False, timeout=300)
+        OWNER.unlink(missing_ok=True)
