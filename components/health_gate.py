@@ -151,6 +151,11 @@ class HealthGateProvider(pulumi.dynamic.ResourceProvider):
                 ]
             )
             message = mask(message, secrets.values())
+            # The SDK's dynamic-provider wrapper reports whatever is raised with
+            # traceback.format_exc(), which honours sys.tracebacklimit: at 0 the user sees the
+            # verdict, the failing check and the evaluations, not twelve lines of frames. Set here,
+            # in the provider's own process, and only for this expected failure.
+            sys.tracebacklimit = 0
             raise GateFailedError(message)
         return {
             "spec": spec_to_data(spec),

@@ -38,6 +38,7 @@ from components.profiles import (
     WORKLOAD_DEFAULTS,
     Environment,
 )
+from components.report_thresholds import THRESHOLDS_KEY, ThresholdsError, parse_thresholds
 from components.urls import check_base_url
 from components.validation import (
     ConfigError,
@@ -123,7 +124,7 @@ class StackSettings(ConfigModel):
     apps: Annotated[dict[Dns1035Label, AppSettings], Field(min_length=1)]
     """Declared after environment, cluster and namespaceQuota: its checks read them."""
     report_thresholds: dict[str, Any] = Field(default_factory=dict)
-    """Alert thresholds of `rollout report` (rollout/monitoring/alerts.py), checked here too."""
+    """Alert thresholds of `rollout report` (components/report_thresholds.py), checked here too."""
 
     @field_validator("cluster")
     @classmethod
@@ -184,8 +185,6 @@ class StackSettings(ConfigModel):
     @field_validator("report_thresholds")
     @classmethod
     def _report_thresholds(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from rollout.monitoring.alerts import THRESHOLDS_KEY, ThresholdsError, parse_thresholds
-
         try:
             parse_thresholds(value)
         except ThresholdsError as error:

@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from components.report_thresholds import Thresholds
 from gates.prometheus import PrometheusClient, SeriesResult
 from gates.results import QueryOutcome
-from rollout.monitoring.alerts import Alert, Thresholds, check, sort_alerts
+from rollout.monitoring.alerts import Alert, check, sort_alerts
 from rollout.monitoring.config import AppTarget, ReportConfig
 from rollout.monitoring.model import (
     NO_DATA,

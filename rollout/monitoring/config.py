@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Final
 
 from components.app_settings import AppSettings
+from components.report_thresholds import Thresholds, parse_thresholds
 from components.settings import PROJECT
 from components.validation import parse_quantity
-from rollout.monitoring.alerts import Thresholds, parse_thresholds
 from rollout.offline.project import StackConfig, stack_settings
 
 PROMETHEUS_URL_KEY: Final = f"{PROJECT}:prometheusUrl"

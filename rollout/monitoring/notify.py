@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from components.report_thresholds import Severity
 from gates.notify import Alert as GateAlert
 from gates.notify import Notifier, Post
 from gates.results import NotificationStats, Status
-from rollout.monitoring.alerts import Alert, Severity
+from rollout.monitoring.alerts import Alert
 
 WEBHOOK_URL_ENV: Final = "ROLLOUT_REPORT_WEBHOOK_URL"
 WEBHOOK_KIND_ENV: Final = "ROLLOUT_REPORT_WEBHOOK_KIND"

@@ -11,7 +11,7 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from rollout.monitoring.alerts import SEVERITY_ORDER, Thresholds
+from components.report_thresholds import SEVERITY_ORDER, Thresholds
 from rollout.monitoring.model import CHARTS, AppReport, Measure, StackReport
 
 CHART_TITLES = {"latency": "Response time", "error-rate": "Error rate", "throughput": "Throughput"}

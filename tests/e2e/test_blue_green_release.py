@@ -204,6 +204,9 @@ def test_failed_preview_gate_exits_1_and_the_live_selector_never_moves(bg: BlueG
     # The failing check, its value and its limit reach the user.
     assert "gate failed" in err
     assert "status 500" in err or "500" in err
+    # pulumi up's own output (the "  | " lines) shows the gate's verdict and evaluations, no frames.
+    assert "error: components.health_gate.GateFailedError: health gate 'flutter-app-preview' fail" in err
+    assert "Traceback (most recent call last)" not in err
     assert bg.live_colour() == "green"
     latest = bg.project.history(bg.stack)[0]
     assert latest["result"] == "failed"

@@ -148,13 +148,15 @@ def test_failed_check_fails_create_with_check_value_and_limit(
     error: Any = raised.value
     assert error.code() == grpc.StatusCode.UNKNOWN
     details: str = error.details()
-    line = next(
-        line for line in details.splitlines() if line.startswith("components.health_gate.GateFailedError")
-    )
-    assert line == (
+    # What `pulumi up` prints after "error: ": the verdict, then the evaluations, no frames.
+    first, *evaluations = details.splitlines()
+    assert first == (
         "components.health_gate.GateFailedError: health gate 'release-gate' fail: check error-rate: "
         "0.3 > max 0.05; 2 consecutive failed evaluations (failure_limit 2)"
     )
+    assert "Traceback" not in details and 'File "' not in details
+    assert evaluations[0].startswith("  2 evaluations from ")
+    assert all(line.startswith("  evaluation ") for line in evaluations[1:])
     no_secret_in(details)
     no_secret_in(provider.log_path.read_text())
 

@@ -13,14 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from components.report_thresholds import DEFAULT_THRESHOLDS, Severity, ThresholdsError, parse_thresholds
 from rollout.cli import main
-from rollout.monitoring.alerts import (
-    DEFAULT_THRESHOLDS,
-    Severity,
-    ThresholdsError,
-    breached,
-    parse_thresholds,
-)
+from rollout.monitoring.alerts import breached
 from rollout.monitoring.notify import notify
 from rollout.monitoring.queries import chart_rate_window, chart_step, pod_pattern, window_seconds
 from tests.report.stack import STACK, write_project
