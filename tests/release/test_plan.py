@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from components.app_settings import AppSettings
 from components.settings import parse_settings
 from rollout.configdiff import config_diff, diff_lines, project_defaults, unrestorable_keys
 from rollout.history import (
@@ -271,7 +272,7 @@ def test_secret_values_collected_for_masking() -> None:
 # -- release steps ------------------------------------------------------------------------------
 
 
-def app_settings(environment: str, app: dict) -> object:
+def app_settings(environment: str, app: dict) -> AppSettings:
     raw = {
         k.removeprefix("flutter-app:"): v.get("objectValue", v["value"])
         for k, v in fx.base_config(environment).items()
@@ -286,7 +287,7 @@ OLD = f"{fx.IMAGE}:1.4.2"
 
 def test_canary_steps_walk_each_weight_then_promote_in_three_steps() -> None:
     app = app_settings("staging", {"image": OLD})
-    plan = plan_release("flutter-app", app, NEW)  # type: ignore[arg-type]
+    plan = plan_release("flutter-app", app, NEW)
     assert plan.strategy == "canary"
     assert [s.message for s in plan.steps] == [
         "release flutter-app 1.5.0: canary 5%",
@@ -316,7 +317,7 @@ def test_canary_steps_walk_each_weight_then_promote_in_three_steps() -> None:
 
 def test_canary_custom_steps() -> None:
     app = app_settings("staging", {"image": OLD, "canary": {"steps": [10, 100]}})
-    plan = plan_release("flutter-app", app, NEW)  # type: ignore[arg-type]
+    plan = plan_release("flutter-app", app, NEW)
     assert [s.name for s in plan.steps] == [
         "canary 10%",
         "canary 100%",
@@ -329,12 +330,12 @@ def test_canary_custom_steps() -> None:
 def test_canary_already_running_is_refused() -> None:
     app = app_settings("staging", {"image": OLD, "canary": {"image": f"{fx.IMAGE}:1.4.9", "weight": 25}})
     with pytest.raises(PlanError, match="already runs a canary"):
-        plan_release("flutter-app", app, NEW)  # type: ignore[arg-type]
+        plan_release("flutter-app", app, NEW)
 
 
 def test_blue_green_deploys_to_idle_then_switches() -> None:
     app = app_settings("production", {"image": OLD})
-    plan = plan_release("flutter-app", app, NEW, scale_down_idle=True)  # type: ignore[arg-type]
+    plan = plan_release("flutter-app", app, NEW, scale_down_idle=True)
     assert [s.message for s in plan.steps] == [
         "release flutter-app 1.5.0: deploy to idle colour green (preview)",
         "release flutter-app 1.5.0: switch live traffic to green",
@@ -361,16 +362,16 @@ def test_blue_green_deploys_to_idle_then_switches() -> None:
 
 def test_blue_green_from_green() -> None:
     app = app_settings("production", {"image": OLD, "blueGreen": {"active": "green"}})
-    plan = plan_release("flutter-app", app, NEW)  # type: ignore[arg-type]
+    plan = plan_release("flutter-app", app, NEW)
     assert [s.name for s in plan.steps] == ["deploy to idle colour blue", "switch to blue"]
 
 
 def test_rolling_is_one_step_and_strategy_must_match() -> None:
     app = app_settings("dev", {"image": OLD})
-    plan = plan_release("flutter-app", app, f"{fx.IMAGE}@sha256:" + "a" * 64, strategy="rolling")  # type: ignore[arg-type]
+    plan = plan_release("flutter-app", app, f"{fx.IMAGE}@sha256:" + "a" * 64, strategy="rolling")
     assert [s.message for s in plan.steps] == ["release flutter-app @sha256:aaaaaaaaaaaa: rolling update"]
     with pytest.raises(PlanError, match="configured for rolling"):
-        plan_release("flutter-app", app, NEW, strategy="canary")  # type: ignore[arg-type]
+        plan_release("flutter-app", app, NEW, strategy="canary")
     text = "\n".join(release_lines(plan))
     assert "(rolling, 1 step)" in text and "set flutter-app:apps.flutter-app.image" in text
 
