@@ -30,9 +30,9 @@ from components.config_types import (
     Strategy,
     base_url,
 )
-from components.credentials import credential_in_value, looks_like_credential
 from components.profiles import CONTAINER_LIMITS
 from components.validation import NestedProblems, parse_image, parse_quantity
+from credentials import credential_in_value, looks_like_credential
 
 SECRET_CONFIG = "credentials are secret config only (`pulumi config set --secret`), never plain values"
 

@@ -31,7 +31,7 @@ import pulumi
 import pulumi.dynamic
 
 from components.settings import GATE_SECRET_KEYS
-from gates.report import mask
+from credentials import mask
 from gates.results import Evaluation
 from gates.runner import Secrets, build_runtime, run_gate, secrets_from_env
 from gates.spec import GateSpec, SpecError, parse_spec, spec_to_data

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from components.credentials import credential_in_value
+from credentials import credential_in_value
 
 
 def _printable(value: str) -> None:

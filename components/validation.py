@@ -15,7 +15,7 @@ from typing import Any
 
 import pulumi
 
-from components.credentials import redact
+from credentials import redact
 
 
 @dataclass(frozen=True)

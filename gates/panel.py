@@ -21,6 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from credentials import mask
 from gates.progress import (
     Progress,
     check_cells,
@@ -32,7 +33,6 @@ from gates.progress import (
     progress_line,
     remaining,
 )
-from gates.report import mask
 from gates.results import Status, Verdict
 from gates.spec import GateSpec
 

@@ -10,8 +10,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import requests
 
+from credentials import redact
 from gates.failures import describe
-from gates.results import Failure, ProbeResult, Status, fmt, redact_url
+from gates.results import Failure, ProbeResult, Status, fmt
 from gates.spec import ProbeSpec
 
 MAX_WORKERS = 64
@@ -22,7 +23,7 @@ USER_AGENT = "flutter-app-health-gate/1"
 
 def probe_once(probe: ProbeSpec, session: requests.Session | None = None) -> ProbeResult:
     """GET ``probe.url`` once and judge the answer."""
-    url = redact_url(probe.url)
+    url = redact(probe.url)
     limit = probe.response_limit
     get = session.get if session is not None else requests.get
     try:
@@ -66,7 +67,7 @@ def probe_all(probes: Sequence[ProbeSpec]) -> list[ProbeResult]:
             except FutureTimeout:
                 results.append(
                     ProbeResult(
-                        redact_url(probe.url),
+                        redact(probe.url),
                         Status.FAIL,
                         probe.response_limit,
                         None,

@@ -17,8 +17,9 @@ from typing import Any
 
 import requests
 
+from credentials import redact
 from gates.failures import describe
-from gates.results import QueryOutcome, QueryResult, fmt, redact_url
+from gates.results import QueryOutcome, QueryResult, fmt
 
 
 def _error(detail: str) -> QueryResult:
@@ -170,7 +171,7 @@ class PrometheusClient:
         session: requests.Session | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        self.display_url = redact_url(self.url)
+        self.display_url = redact(self.url)
         self.timeout = timeout
         self.verify_tls = verify_tls
         self._token = token

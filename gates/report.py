@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from credentials import mask, redact
 from gates.load import LoadStats
-from gates.results import Evaluation, NotificationStats, Verdict, fmt, limit_text, redact_url
+from gates.results import Evaluation, NotificationStats, Verdict, fmt, limit_text
 from gates.spec import GateSpec
 
 SCHEMA_VERSION = 2
-MASK = "[secret]"
 
 
 @dataclass
@@ -62,14 +62,14 @@ class GateReport:
                 "probes": [
                     # Header names only: a header value may be a credential.
                     {
-                        "url": redact_url(p.url),
+                        "url": redact(p.url),
                         "headers": sorted(p.headers),
                         "timeout": p.timeout,
                         "max_response_time": p.response_limit,
                     }
                     for p in spec.probes
                 ],
-                "prometheus": redact_url(spec.prometheus.url) if spec.prometheus else None,
+                "prometheus": redact(spec.prometheus.url) if spec.prometheus else None,
                 "checks": [
                     {
                         "name": c.name,
@@ -98,13 +98,6 @@ class GateReport:
             "notifications": asdict(self.notifications) if self.notifications else None,
             "load": asdict(self.load) if self.load else None,
         }
-
-
-def mask(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every secret value replaced by ``[secret]``."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
 
 
 def _finite(value: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import urlsplit, urlunsplit
 
 
 class Status(StrEnum):
@@ -157,17 +156,6 @@ class NotificationStats:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     """Short causes ("HTTP 500", "connection failed"); never the URL."""
-
-
-def redact_url(url: str) -> str:
-    """``url`` without any ``user:password@``."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, f"[redacted]@{host}", parts.path, parts.query, parts.fragment))
 
 
 def fmt(value: float | None) -> str:

@@ -21,6 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from credentials import redact
 from gates.counts import Ledger
 from gates.decision import (
     SequentialCheck,
@@ -52,7 +53,6 @@ from gates.results import (
     SequentialResult,
     Status,
     Verdict,
-    redact_url,
 )
 from gates.sequential import Design, Reference
 from gates.spec import LATENCY_QUANTILES, CheckSpec, GateSpec, LoadSpec, ProbeSpec
@@ -320,7 +320,7 @@ def evaluate(
             except FutureTimeout:
                 probes = [
                     ProbeResult(
-                        redact_url(p.url),
+                        redact(p.url),
                         Status.FAIL,
                         p.response_limit,
                         None,

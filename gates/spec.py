@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from credentials import redact
 from gates.templates import TEMPLATES, param_problem
 from gates.templates import render as render_template
 
@@ -48,7 +49,6 @@ MAX_EVALUATIONS = 10_000
 DEFAULT_RESPONSE_TIME = 5.0
 """The CD guide's response-time limit (s), the default `max_response_time` of a probe."""
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_USER_INFO = re.compile(r"^(?P<scheme>[^:/?#]*://)[^/?#]*@")
 # Fields whose value may be a credential pasted in the wrong place: never echoed in a message.
 _UNECHOED = frozenset({"bearer_token_env", "url_env", "headers"})
 _CHECK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -371,14 +371,8 @@ def _message(error: Mapping[str, Any]) -> str:
     return message
 
 
-def _shown_url(url: str) -> str:
-    """``url`` as a message may show it: any ``user:password@`` replaced (even in a URL that does
-    not parse, which gates.results.redact_url needs)."""
-    return _USER_INFO.sub(r"\g<scheme>[redacted]@", url)
-
-
 def _url_problem(url: str) -> str | None:
-    expected = f"expected an http:// or https:// URL with a host, got {_shown_url(url)!r}"
+    expected = f"expected an http:// or https:// URL with a host, got {redact(url)!r}"
     if any(c.isspace() or not c.isprintable() for c in url):
         return f"{expected} (it contains whitespace or control characters)"
     try:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gates.report import mask
+from credentials import mask
 from rollout.changes import Ownership
 from rollout.configdiff import ConfigDiff, config_diff, diff_lines, project_defaults, unrestorable_keys
 from rollout.exit_codes import CommandError, ExitCode

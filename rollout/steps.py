@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gates.report import mask
+from credentials import mask
 from rollout.changes import Ownership, ResourceChange, check_plan
 from rollout.configdiff import config_diff
 from rollout.exit_codes import CommandError, ExitCode

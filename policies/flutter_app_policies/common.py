@@ -9,8 +9,6 @@ values again, so nothing is skipped for good. Nothing here does I/O.
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -227,66 +225,6 @@ def selector_matches(selector: Any, pod_labels: Mapping[str, str]) -> bool | Non
         if operator == "DoesNotExist" and key in pod_labels:
             return False
     return True
-
-
-# --- credentials --------------------------------------------------------------------------------
-# The same rules as the program's components/credentials.py (this pack runs in its own environment
-# and cannot import the program); tests/policies/test_credential_rules.py keeps the two alike.
-
-_CREDENTIAL_WORDS: Final = frozenset(
-    {
-        *("password", "passwd", "pwd", "pass", "passphrase", "secret", "secrets"),
-        *("token", "tokens", "apikey", "credential", "credentials", "dsn", "bearer"),
-    }
-)
-_CREDENTIAL_PAIRS: Final = frozenset(
-    {("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"), ("client", "secret")}
-)
-# SIGNING_KEY, ENCRYPTION_KEY, LICENSE_KEY: a name ending in "key" holds one.
-_CREDENTIAL_LAST_WORDS: Final = frozenset({"key", "keys"})
-# A name that ends in one of these refers to a credential without holding it (SECRET_NAME,
-# PASSWORD_FILE, TOKEN_URL), so it is not flagged.
-_REFERENCE_WORDS: Final = frozenset({"name", "file", "path", "ref", "url", "endpoint"})
-
-
-def looks_like_credential(key: str) -> bool:
-    """Whether a config key or variable name holds a credential (words, in any case style)."""
-    words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()) if w]
-    if not words or words[-1] in _REFERENCE_WORDS:
-        return False
-    return (
-        words[-1] in _CREDENTIAL_LAST_WORDS
-        or any(w in _CREDENTIAL_WORDS for w in words)
-        or any(pair in _CREDENTIAL_PAIRS for pair in itertools.pairwise(words))
-    )
-
-
-_USER_INFO: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@]*@")
-_VALUE_FORMATS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.")),
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
-    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    ("a Stripe key", re.compile(r"\b[sr]k_live_[0-9A-Za-z]{16,}")),
-)
-_PARAMETER: Final = re.compile(
-    r"(?i)(?P<name>(?:^|[?&;\s])(?:password|passwd|pwd|pass|secret|token|access_token|api_?key|key|"
-    r"sig|signature|client_secret)=)[^&;\s#]+"
-)
-
-
-def credential_in_value(value: str) -> str | None:
-    """What kind of credential a plain value holds (never the credential itself), or None."""
-    if _USER_INFO.search(value):
-        return "user info in a URL (scheme://user:password@host)"
-    for kind, pattern in _VALUE_FORMATS:
-        if pattern.search(value):
-            return kind
-    if match := _PARAMETER.search(value):
-        return f"a credential parameter ({match['name'].strip('?&; ').rstrip('=')}=...)"
-    return None
 
 
 def strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:

@@ -9,19 +9,18 @@ from typing import Final
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
+from credentials import credential_in_value, looks_like_credential
 from flutter_app_policies.common import (
     LONG_RUNNING,
     STRICT_ENVIRONMENTS,
     UNKNOWN,
     containers,
-    credential_in_value,
     elements,
     entries,
     environment,
     get,
     known_str,
     kubernetes_label,
-    looks_like_credential,
     pod_spec,
     strings,
 )

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from credentials import mask
 from gates.progress import Progress, progress_line
-from gates.report import mask, to_json, to_markdown
+from gates.report import to_json, to_markdown
 from gates.results import Verdict, fmt
 from gates.runner import Secrets, build_runtime, run_gate, secrets_from_env
 from gates.spec import GateSpec, SpecError, parse_spec

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from gates.report import mask
+from credentials import mask
 from rollout.configdiff import diff_lines
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, secret_values

@@ -36,7 +36,7 @@ from components.app_settings import AppSettings
 from components.config_types import Strategy
 from components.settings import DEFAULT_APP, PROJECT, StackSettings, parse_settings
 from components.validation import ConfigError, parse_image
-from gates.report import mask
+from credentials import mask
 from rollout.engine_output import gate_report
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, ConfigMap, secret_values

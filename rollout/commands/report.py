@@ -110,8 +110,8 @@ def _write(path: Path, data: str | bytes) -> None:
 def handle(args: argparse.Namespace, console: Console) -> ExitCode:
     # Imported here: `rollout render` and `rollout gate` need none of this.
     from components.validation import ConfigError
+    from credentials import mask
     from gates.prometheus import PrometheusClient
-    from gates.report import mask
     from rollout.monitoring.collect import PrometheusUnavailable, collect
     from rollout.monitoring.config import PROMETHEUS_URL_KEY, load_report_config
     from rollout.monitoring.notify import KINDS, WEBHOOK_KIND_ENV, WEBHOOK_URL_ENV, notify
