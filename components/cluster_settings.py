@@ -36,7 +36,7 @@ class NodeGroup(ConfigModel):
 class Network(ConfigModel):
     """A new VPC across three availability zones, or an existing VPC and its subnets."""
 
-    cidr: Cidr = "10.0.0.0/16"
+    cidr: Annotated[Cidr, AfterValidator(_vpc_cidr)] = "10.0.0.0/16"
     vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
     public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
         default_factory=list
@@ -111,6 +111,24 @@ class IngressController(ConfigModel):
     never does: `pulumi up` then does not wait, and only the health gate shows the route works."""
 
 
+EKS_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
+"""Kubernetes versions EKS offers for new clusters (standard and extended support, as EKS's
+version calendar lists them for late 2026); a version outside it is refused by the EKS API."""
+
+
+def _eks_version(value: str) -> str:
+    if value not in EKS_VERSIONS:
+        raise ValueError(f"expected a Kubernetes version EKS offers: {', '.join(EKS_VERSIONS)}")
+    return value
+
+
+def _vpc_cidr(value: str) -> str:
+    network = ipaddress.ip_network(value)
+    if network.version != 4 or not 16 <= network.prefixlen <= 28:
+        raise ValueError("expected an IPv4 VPC range between /16 and /28 (AWS's limits), such as 10.0.0.0/16")
+    return value
+
+
 def _api_server(value: str) -> str:
     if not re.fullmatch(r"https://[^\s/@?#]+(/[^\s@?#]*)?", value):
         raise ValueError(
@@ -132,7 +150,7 @@ class ClusterSettings(ConfigModel):
     ca_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     """existing: SHA-256 of the cluster's CA certificate (DER, lower-case hex), checked like apiServer."""
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = "eu-west-1"
-    kubernetes_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")] = "1.34"
+    kubernetes_version: Annotated[str, AfterValidator(_eks_version)] = "1.34"
     endpoint_public_access: Bool = True
     public_access_cidrs: list[Cidr] = Field(default_factory=lambda: ["0.0.0.0/0"])
     network: Network = Network()

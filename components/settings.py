@@ -31,6 +31,7 @@ from components.config_types import (
 )
 from components.names import derived_names, name_problem
 from components.network_settings import NetworkPolicySettings
+from components.plain_text import MAX_DEPTH, plain_text_problems
 from components.profiles import (
     CLUSTER_DEFAULTS,
     ENVIRONMENTS,
@@ -130,6 +131,18 @@ class StackSettings(ConfigModel):
     @classmethod
     def _bound_where_it_matters(cls, cluster: ClusterSettings, info: ValidationInfo) -> ClusterSettings:
         environment = info.data.get("environment")
+        namespace = info.data.get("namespace")
+        if namespace and namespace == cluster.ingress_controller.namespace:
+            # Declared by the stack, it would be the stack's: deleted with it, default-denied.
+            raise NestedProblems(
+                [
+                    (
+                        ("ingressController", "namespace"),
+                        f"is the stack's own namespace ({namespace}): the ingress controller's namespace is the "
+                        "platform's; choose another flutter-app:namespace",
+                    )
+                ]
+            )
         if cluster.mode == "existing" and not cluster.api_server and environment in PROTECTED_ENVIRONMENTS:
             raise NestedProblems(
                 [
@@ -373,8 +386,10 @@ def decode_config(texts: Mapping[str, str]) -> tuple[dict[str, Any], list[Proble
                 raw[key] = json.loads(text)
             except json.JSONDecodeError:
                 problems.append(
-                    Problem(f"{PROJECT}:{key}", f"expected a YAML object or list (got {show(text)})")
+                    Problem(f"{PROJECT}:{key}", f"expected a YAML object or list (got {show(text[:200])})")
                 )
+            except RecursionError:
+                problems.append(Problem(f"{PROJECT}:{key}", f"nests deeper than {MAX_DEPTH} levels"))
         else:
             raw[key] = text
     return raw, problems
@@ -415,10 +430,22 @@ def validate_config(texts: Mapping[str, str], secret_keys: Collection[str], *, s
     raw, decoding = decode_config(plain)
     problems += decoding
     unreadable |= {problem.key for problem in decoding}
+    # Every plain value, whatever key holds it: no credential, no control character, nothing too
+    # long. Values too long or too deep are not read further.
+    generic = plain_text_problems(raw, prefix)
+    if any(p.startswith(("is ", "nests ", "the plain config")) for p in generic.values()):
+        raise ConfigError(stack, [*problems, *(Problem(key, text) for key, text in generic.items())])
+    specific: list[Problem] = []
     try:
         settings = parse_settings(raw, stack=stack)
     except ConfigError as error:
-        problems += [p for p in error.problems if not _within(p.key, unreadable)]
+        specific = [p for p in error.problems if not _within(p.key, unreadable)]
+    # A key the settings' own checks already reported is not reported twice.
+    problems += specific + [
+        Problem(k, t)
+        for k, t in generic.items()
+        if not any(_within(p.key, {k}) or _within(k, {p.key}) for p in specific)
+    ]
     if problems:
         raise ConfigError(stack, problems)
     return settings

@@ -152,6 +152,9 @@ def parse_quantity(value: str) -> Decimal:
         raise ValueError("expected a Kubernetes quantity") from exc
 
 
+MIN_MEMORY_BYTES = 6 * 1024 * 1024
+
+
 def check_memory(value: str) -> str:
     """A memory quantity in whole bytes, more than 0, or ValueError. The API server takes "512m"
     (0.512 bytes: a milli suffix), but no container can start with it."""
@@ -159,8 +162,11 @@ def check_memory(value: str) -> str:
     if amount != amount.to_integral_value():
         suggestion = f"; did you mean {value[:-1]}Mi?" if value.endswith("m") else ""
         raise ValueError(f"expected whole bytes such as 512Mi or 1Gi ('m' means thousandths){suggestion}")
-    if amount <= 0:
-        raise ValueError("expected more than 0 bytes, such as 512Mi")
+    if amount < MIN_MEMORY_BYTES:
+        raise ValueError(
+            "expected at least 6Mi, such as 512Mi: container runtimes cannot start a container with less "
+            "(6 MB is Docker's documented minimum)"
+        )
     return value
 
 

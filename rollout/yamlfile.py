@@ -1,16 +1,69 @@
-"""Read a user's YAML file (project, stack, gate spec) as strictly as the Pulumi CLI reads stack
-files: one document, and a key written twice in the same mapping is an error naming the key and
-both lines. PyYAML alone keeps the last one silently, which drops an app or changes a count."""
+"""Read a user's YAML file (project, stack, gate spec) as the Pulumi CLI reads stack files, and as
+strictly: one document; a key written twice in the same mapping is an error naming the key and
+both lines (PyYAML alone keeps the last one silently, which drops an app or changes a count); and
+plain words resolved as go-yaml v3 resolves them (the CLI's parser): only true/false are
+booleans, so an app named ``on`` or ``yes`` stays a name and ``debugMode: yes`` is the word "yes"
+(YAML 1.1, PyYAML's default, would read both as true), ``0777`` is octal and ``1:30`` is text.
+
+Bounded whatever the input: a file that is not a regular file or is larger than MAX_FILE_BYTES is
+refused before it is read, and so is a document nested deeper than MAX_DEPTH or whose aliases
+expand to more than MAX_VALUES values (a "billion laughs" file)."""
 
 from __future__ import annotations
 
+import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_FILE_BYTES: Final = 4 * 1024 * 1024
+MAX_DEPTH: Final = 64
+MAX_VALUES: Final = 200_000
+
+
+class PulumiYamlLoader(yaml.SafeLoader):
+    """SafeLoader with go-yaml v3's resolution of plain scalars (gopkg.in/yaml.v3 resolve.go)."""
+
+
+def _go_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    # strconv.ParseInt(text, 0, 64) after removing "_": 0x.., 0o.., 0b.. and a legacy 0777 octal.
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
+    if len(digits) > 1 and digits[0] == "0" and digits[1] in "0123456789":
+        return sign * int(digits, 8)
+    return sign * int(digits, 0)
+
+
+def _go_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node))
+    special = {".nan": float("nan"), ".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf")}
+    return special.get(text.lower()) or float(text.replace("_", ""))
+
+
+PulumiYamlLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
+    (
+        "tag:yaml.org,2002:int",
+        r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-7_]*|[1-9][0-9_]*)$",
+        "-+0123456789",
+    ),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+    ("tag:yaml.org,2002:merge", r"^<<$", "<"),
+):
+    PulumiYamlLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+PulumiYamlLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), [""])
+PulumiYamlLoader.add_constructor("tag:yaml.org,2002:int", _go_int)
+PulumiYamlLoader.add_constructor("tag:yaml.org,2002:float", _go_float)
 
 
 class YamlFileError(Exception):
@@ -80,19 +133,71 @@ def _syntax_error(source: str, error: yaml.YAMLError) -> YamlFileError:
     return YamlFileError(f"{source}: not valid YAML {text}".replace("YAML :", "YAML:"))
 
 
+class _Cycle(Exception):
+    """An alias refers to a value that contains it."""
+
+
+def _size(node: yaml.Node) -> tuple[int, int]:
+    """(values, depth) of the document once its aliases are expanded, computed without expanding
+    them: each node is counted once (an alias is another reference to a node already counted).
+    _Cycle when a value contains an alias of itself (it would expand without end)."""
+    memo: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    for _ in range(10 * MAX_VALUES):
+        if not stack:
+            return memo[id(node)]
+        current, children_done = stack.pop()
+        if id(current) in memo:
+            continue
+        if isinstance(current, yaml.MappingNode):
+            children = [item for pair in current.value for item in pair]
+        elif isinstance(current, yaml.SequenceNode):
+            children = list(current.value)
+        else:
+            children = []
+        if children_done or not children:
+            open_nodes.discard(id(current))
+            values = 1 + sum(memo[id(c)][0] for c in children)
+            depth = 1 + max((memo[id(c)][1] for c in children), default=0)
+            memo[id(current)] = (min(values, 10 * MAX_VALUES), depth)
+            continue
+        if any(id(child) in open_nodes or child is current for child in children):
+            raise _Cycle
+        open_nodes.add(id(current))
+        stack.append((current, True))
+        stack += [(child, False) for child in children if id(child) not in memo]
+    return 10 * MAX_VALUES, 0
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """The one document in ``text`` (None when empty); YamlFileError naming ``source`` otherwise."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=PulumiYamlLoader)
     except yaml.YAMLError as error:
         raise _syntax_error(source, error) from None
+    except RecursionError:
+        raise YamlFileError(f"{source}: nested deeper than {MAX_DEPTH} levels; refused") from None
     if node is None:
         return None
+    try:
+        values, depth = _size(node)
+    except _Cycle:
+        raise YamlFileError(
+            f"{source}: an alias (*name) refers to a value that contains it, which expands without end"
+        ) from None
+    if depth > MAX_DEPTH:
+        raise YamlFileError(f"{source}: nested {depth} levels deep; at most {MAX_DEPTH} are accepted")
+    if values > MAX_VALUES:
+        raise YamlFileError(
+            f"{source}: its aliases (*name) expand to more than {MAX_VALUES} values; refused, as the "
+            "Pulumi CLI refuses excessive aliasing"
+        )
     duplicates = [text for _, text in sorted(_duplicates(node, (), set()))]
     if duplicates:
         count = len(duplicates)
         raise YamlFileError(f"{source}: {count} repeated key{'s' if count != 1 else ''}:", duplicates)
-    loader = yaml.SafeLoader("")
+    loader = PulumiYamlLoader("")
     try:
         return loader.construct_document(node)
     except yaml.YAMLError as error:
@@ -106,6 +211,16 @@ def read_yaml(path: Path, source: str | None = None) -> Any:
     ``source`` (default: its file name)."""
     source = source or path.name
     try:
+        info = path.stat()  # follows links: a loop or a dangling one fails here
+        if not stat.S_ISREG(info.st_mode):
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(info.st_mode)
+                else "not a regular file (a device, a FIFO or a socket)"
+            )
+            raise YamlFileError(f"{source}: is {kind}; expected a YAML file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise YamlFileError(f"{source}: is {info.st_size} bytes; at most {MAX_FILE_BYTES} are accepted")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)

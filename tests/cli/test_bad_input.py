@@ -388,7 +388,15 @@ KUBERNETES: list[Row] = [
         app(resources={"requests": {"memory": "0Mi"}}),
         f"{APP_KEY}.resources.requests.memory",
         '"0Mi"',
-        "more than 0 bytes",
+        "expected at least 6Mi",
+    ),
+    (
+        "a memory limit no container starts with",
+        "dev",
+        app(resources={"limits": {"memory": "512"}}),
+        f"{APP_KEY}.resources.limits.memory",
+        '"512"',
+        "container runtimes cannot start a container with less",
     ),
     (
         "a limit above the LimitRange",

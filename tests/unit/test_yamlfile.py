@@ -32,8 +32,12 @@ def test_valid_documents_load_as_pyyaml_would() -> None:
     assert parse_yaml("", "f.yaml") is None
 
 
-def test_a_recursive_anchor_does_not_hang() -> None:
-    assert parse_yaml("a: &x [*x]\n", "f.yaml") is not None
+def test_a_recursive_anchor_is_refused_at_once() -> None:
+    with pytest.raises(YamlFileError, match="refers to a value that contains it"):
+        parse_yaml("a: &x [*x]\n", "f.yaml")
+    with pytest.raises(YamlFileError, match="refers to a value that contains it"):
+        parse_yaml("a: &x {b: [1, {c: *x}]}\n", "f.yaml")
+    assert parse_yaml("a: &x [1]\nb: *x\nc: [*x, *x]\n", "f.yaml") == {"a": [1], "b": [1], "c": [[1], [1]]}
 
 
 @pytest.mark.parametrize(
