@@ -9,6 +9,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from credentials import redact
+from credentials import credential_in_value, redact
 from gates.templates import TEMPLATES, param_problem
 from gates.templates import render as render_template
 
@@ -52,6 +53,19 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Fields whose value may be a credential pasted in the wrong place: never echoed in a message.
 _UNECHOED = frozenset({"bearer_token_env", "url_env", "headers"})
 _CHECK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+MAX_NAME = 253
+
+
+def _name_problem(name: str) -> str | None:
+    """Why a gate's name cannot be shown in reports, logs and terminals (never repeating it)."""
+    if not name.strip() or len(name) > MAX_NAME:
+        return f"expected 1 to {MAX_NAME} characters"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "contains control characters (an escape sequence would reach the terminal as it is)"
+    if credential_in_value(name):
+        return "looks like a credential; a gate's name is shown in reports and notifications"
+    return None
 
 
 class _Model(BaseModel):
@@ -231,6 +245,9 @@ class GateSpec(_Model):
     says so and gives the evidence)."""
     load: LoadSpec | None = None
     """Synthetic load while the gate runs (default: none)."""
+    allow_link_local: bool = False
+    """Allow probe and Prometheus URLs at link-local addresses (169.254.0.0/16, fe80::/10): off,
+    because that is where a cloud's instance metadata, and its credentials, are served."""
 
     @model_validator(mode="before")
     @classmethod
@@ -371,7 +388,7 @@ def _message(error: Mapping[str, Any]) -> str:
     return message
 
 
-def _url_problem(url: str) -> str | None:
+def _url_problem(url: str, allow_link_local: bool = False) -> str | None:
     expected = f"expected an http:// or https:// URL with a host, got {redact(url)!r}"
     if any(c.isspace() or not c.isprintable() for c in url):
         return f"{expected} (it contains whitespace or control characters)"
@@ -385,7 +402,19 @@ def _url_problem(url: str) -> str | None:
         return expected
     if port == 0:
         return f"{expected} (port 0)"
+    if not allow_link_local and _link_local(parts.hostname):
+        return (
+            f"{expected}: {parts.hostname} is a link-local address (169.254.0.0/16, fe80::/10), where a "
+            "cloud's instance metadata and its credentials live; set allow_link_local: true if you mean it"
+        )
     return None
+
+
+def _link_local(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_link_local
+    except ValueError:
+        return False
 
 
 _NOT_AN_ENV_NAME = (
@@ -418,10 +447,23 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
         )
     if not spec.probes and not spec.checks:
         problems.append(Problem("(spec)", "a gate needs at least one probe or one check"))
+    if problem := _name_problem(spec.name):
+        problems.append(Problem("name", problem))
     for index, probe in enumerate(spec.probes):
         where = f"probes[{index}]"
-        if problem := _url_problem(probe.url):
+        if problem := _url_problem(probe.url, spec.allow_link_local):
             problems.append(Problem(f"{where}.url", problem))
+        for header, value in probe.headers.items():
+            if _HEADER_NAME.fullmatch(header) is None or any(c in value for c in "\r\n\x00"):
+                # Never echoed: a header is where a pasted credential would sit.
+                problems.append(
+                    Problem(
+                        f"{where}.headers",
+                        "expected header names of letters, digits and -_. and values without line breaks or "
+                        "NUL (a line break would end the header; requests refuses every probe then)",
+                    )
+                )
+                break
         if probe.max_response_time is not None and probe.max_response_time > probe.timeout:
             problems.append(
                 Problem(
@@ -430,10 +472,10 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
                 )
             )
     if spec.prometheus is not None:
-        if problem := _url_problem(spec.prometheus.url):
+        if problem := _url_problem(spec.prometheus.url, spec.allow_link_local):
             problems.append(Problem("prometheus.url", problem))
         env = spec.prometheus.bearer_token_env
-        if env is not None and not _ENV_NAME.match(env):
+        if env is not None and (not _ENV_NAME.fullmatch(env) or credential_in_value(env)):
             problems.append(Problem("prometheus.bearer_token_env", _NOT_AN_ENV_NAME))
     sequential = spec.sequential
     if sequential.acceptable_error_rate * sequential.min_ratio >= 1:
@@ -450,7 +492,7 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
         problems.append(Problem("prometheus", "required when there are checks"))
     if spec.load is not None:
         problems += _load_problems(spec.load, spec.probes)
-    if spec.notify is not None and not _ENV_NAME.match(spec.notify.url_env):
+    if spec.notify is not None and not _ENV_NAME.fullmatch(spec.notify.url_env):
         problems.append(Problem("notify.url_env", _NOT_AN_ENV_NAME))
     seen: set[str] = set()
     for index, check in enumerate(spec.checks):
@@ -477,7 +519,7 @@ def _load_problems(load: LoadSpec, probes: Sequence[ProbeSpec]) -> list[Problem]
 
 def _check_problems(where: str, check: CheckSpec, seen: set[str]) -> list[Problem]:
     problems: list[Problem] = []
-    if not _CHECK_NAME.match(check.name):
+    if not _CHECK_NAME.fullmatch(check.name):
         problems.append(
             Problem(f"{where}.name", f"expected letters, digits, '.', '_' or '-', got {check.name!r}")
         )

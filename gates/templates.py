@@ -133,9 +133,9 @@ def param_problem(template: Template, key: str, value: str) -> str | None:
         return (
             f"unknown parameter of template '{template.name}'; expected one of {', '.join(template.params)}"
         )
-    if key == WINDOW_PARAM and not _WINDOW.match(value):
-        return f"expected a Prometheus duration such as 30s, 1m or 5m, got {value!r}"
-    if key == "cpu_limit" and not (_NUMBER.match(value) and float(value) > 0):
+    if key == WINDOW_PARAM and not (_WINDOW.fullmatch(value) and any(c in "123456789" for c in value)):
+        return f"expected a Prometheus duration above zero such as 30s, 1m or 5m, got {value!r}"
+    if key == "cpu_limit" and not (_NUMBER.fullmatch(value) and float(value) > 0):
         return f"expected a positive number of cores, got {value!r}"
     return None
 

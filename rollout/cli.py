@@ -7,6 +7,7 @@ takes the parsed arguments and a Console and returns an ExitCode.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from credentials import redact
 from rollout.commands import gate, history, recover, release, render, report, rollback
 from rollout.exit_codes import CommandError, ExitCode
 
@@ -22,16 +24,18 @@ COMMANDS = (render, gate, release, rollback, recover, history, report)
 
 @dataclass
 class Console:
-    """Where a command writes: results to ``out``, progress and diagnostics to ``err``."""
+    """Where a command writes: results to ``out``, progress and diagnostics to ``err``. Every line
+    is redacted on its way out (credentials/): whatever a message repeats, a credential in it is
+    not shown."""
 
     out: TextIO
     err: TextIO
 
     def print(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        print(redact(text), file=self.out, flush=True)
 
     def note(self, text: str) -> None:
-        print(text, file=self.err, flush=True)
+        print(redact(text), file=self.err, flush=True)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,9 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_dash_values(argv: Sequence[str]) -> list[str]:
+    """``--window -1s`` as ``--window=-1s``: argparse takes a value that starts with '-' for an
+    option and says only "expected one argument"; attached, the option's own check names the value
+    and what it expects. No valid command line changes meaning."""
+    joined: list[str] = []
+    skip = False
+    for index, token in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if token.startswith("--") and "=" not in token and re.match(r"^-[0-9.]", following):
+            joined.append(f"{token}={following}")
+            skip = True
+        else:
+            joined.append(token)
+    return joined
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     console = Console(out or sys.stdout, err or sys.stderr)
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv = _attach_dash_values(list(argv if argv is not None else sys.argv[1:]))
+    debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args, console))

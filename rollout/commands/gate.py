@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from credentials import mask
+from credentials import credential_in_value, mask
 from gates.progress import Progress, progress_line
 from gates.report import to_json, to_markdown
 from gates.results import Verdict, fmt
@@ -74,7 +74,7 @@ def _require_secrets(spec: GateSpec, secrets: Secrets) -> None:
         name = prometheus.bearer_token_env
         shown = (
             f"environment variable {name}"
-            if _CONVENTIONAL_ENV_NAME.match(name)
+            if _CONVENTIONAL_ENV_NAME.fullmatch(name) and not credential_in_value(name)
             else "the environment variable it names (not shown: it does not look like a variable "
             "name; if it is the token itself, put the token in a variable and rotate it)"
         )

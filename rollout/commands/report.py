@@ -94,6 +94,19 @@ def _format(args: argparse.Namespace) -> str:
     return "html" if args.out is not None and args.out.suffix.lower() in (".html", ".htm") else "md"
 
 
+def _check_out(path: Path) -> None:
+    """Refuse (exit 2, nothing written, nothing queried) an --out the report cannot be written to."""
+    if path.is_dir():
+        raise CommandError(f"--out {path}: is a directory; expected a file path such as report.md")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CommandError(f"--out {path}: {parent} is not a directory")
+            if not os.access(parent, os.W_OK):
+                raise CommandError(f"--out {path}: {parent} is not writable")
+            break
+
+
 def _write(path: Path, data: str | bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +149,8 @@ def handle(args: argparse.Namespace, console: Console) -> ExitCode:
     webhook = env.get(WEBHOOK_URL_ENV) or None
     secrets = (token, webhook)
 
+    if args.out is not None:
+        _check_out(args.out)
     client = PrometheusClient(url, timeout=args.timeout, token=token)
     console.note(f"report {args.stack}: querying {client.display_url} over the last {args.window}")
     try:

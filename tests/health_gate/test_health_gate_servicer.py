@@ -192,7 +192,7 @@ def test_check_rejects_a_bad_spec_naming_the_field(provider: ProviderProcess, ho
             "spec",
             "spec.colour: unknown field; expected one of name, interval, duration, failure_limit, "
             "inconclusive_limit, on_no_data, probes, prometheus, checks, notify, mode, sequential, max_hold, "
-            "min_duration, max_duration, on_undecided, load",
+            "min_duration, max_duration, on_undecided, load, allow_link_local",
         ),
         ("spec", "spec.probes[0].timeout: Input should be a valid number, got '2'"),
     ]
