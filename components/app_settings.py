@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
@@ -244,6 +245,25 @@ class GateSettings(ConfigModel):
         if problems:
             raise NestedProblems(problems)
         return value
+
+    @model_validator(mode="after")
+    def _no_link_local_targets(self) -> GateSettings:
+        from gates.spec import link_local
+
+        if self.spec.get("allow_link_local") is True:
+            return self
+        problems: list[tuple[tuple[str | int, ...], str]] = [
+            (
+                (key,),
+                f"{urlsplit(url).hostname} is a link-local address (169.254.0.0/16, fe80::/10), where a cloud's "
+                "instance metadata and its credentials live; set gate.spec.allow_link_local: true if you mean it",
+            )
+            for key, url in (("url", self.url), ("previewUrl", self.preview_url))
+            if url and link_local(urlsplit(url).hostname or "")
+        ]
+        if problems:
+            raise NestedProblems(problems)
+        return self
 
 
 class AppSettings(ConfigModel):

@@ -402,7 +402,9 @@ def _url_problem(url: str, allow_link_local: bool = False) -> str | None:
         return expected
     if port == 0:
         return f"{expected} (port 0)"
-    if not allow_link_local and _link_local(parts.hostname):
+    if kind := credential_in_value(url):
+        return f"expected a URL that needs no credential; it holds {kind} (not shown): a spec is stored in plain text"
+    if not allow_link_local and link_local(parts.hostname):
         return (
             f"{expected}: {parts.hostname} is a link-local address (169.254.0.0/16, fe80::/10), where a "
             "cloud's instance metadata and its credentials live; set allow_link_local: true if you mean it"
@@ -410,7 +412,8 @@ def _url_problem(url: str, allow_link_local: bool = False) -> str | None:
     return None
 
 
-def _link_local(host: str) -> bool:
+def link_local(host: str) -> bool:
+    """Whether ``host`` is a link-local IP address (169.254.0.0/16, fe80::/10)."""
     try:
         return ipaddress.ip_address(host).is_link_local
     except ValueError:

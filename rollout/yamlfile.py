@@ -44,6 +44,28 @@ def _go_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
     return special.get(text.lower()) or float(text.replace("_", ""))
 
 
+_TIMESTAMP = re.compile(
+    r"^(?P<date>[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})"
+    r"(?:[Tt ](?P<time>[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2})(?P<fraction>\.[0-9]+)?"
+    r"(?P<zone>Z|[-+][0-9]{2}:?[0-9]{2})?)?$"
+)
+
+
+def _go_time(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    # go-yaml v3 decodes a timestamp to time.Time, which Pulumi's config then shows as Go's
+    # String(): "2001-12-14 00:00:00 +0000 UTC".
+    text = str(loader.construct_scalar(node))
+    match = _TIMESTAMP.match(text)
+    if match is None:
+        return text
+    year, month, day = (int(part) for part in match["date"].split("-"))
+    hour, minute, second = (int(part) for part in (match["time"] or "0:0:0").split(":"))
+    fraction = (match["fraction"] or "").rstrip("0").rstrip(".")
+    zone = match["zone"] or "Z"
+    offset = "+0000 UTC" if zone == "Z" else f"{zone.replace(':', '')} {zone.replace(':', '')}"
+    return f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}{fraction} {offset}"
+
+
 PulumiYamlLoader.yaml_implicit_resolvers = {}
 for _tag, _pattern, _first in (
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
@@ -59,11 +81,13 @@ for _tag, _pattern, _first in (
         "-+.0123456789",
     ),
     ("tag:yaml.org,2002:merge", r"^<<$", "<"),
+    ("tag:yaml.org,2002:timestamp", _TIMESTAMP.pattern, "0123456789"),
 ):
     PulumiYamlLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 PulumiYamlLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), [""])
 PulumiYamlLoader.add_constructor("tag:yaml.org,2002:int", _go_int)
 PulumiYamlLoader.add_constructor("tag:yaml.org,2002:float", _go_float)
+PulumiYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _go_time)
 
 
 class YamlFileError(Exception):

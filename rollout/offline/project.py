@@ -103,7 +103,7 @@ def read_stack_config(directory: Path, stack: str) -> tuple[StackConfig, list[Pr
             raise ProjectError(f"Pulumi.yaml: '{setting}' must be a path (got {_kind(project[setting])})")
     stack_dir = directory / project.get("stackConfigDir", ".")
     stack_file = stack_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
+    if not stack_file.exists() and not stack_file.is_symlink():
         available = sorted(
             p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stack_dir.glob("Pulumi.*.yaml")
         )
