@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
