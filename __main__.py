@@ -31,7 +31,14 @@ for name, app in config.apps.items():
 
 cluster = Cluster("cluster", ClusterArgs(config.cluster, config.environment))
 k8s_opts = pulumi.ResourceOptions(providers=[cluster.provider])
-addons = PlatformAddons("addons", AddonsArgs(config.cluster.addons), opts=k8s_opts)
+addons = PlatformAddons(
+    "addons",
+    AddonsArgs(
+        config.cluster.addons,
+        declare_gateway=config.cluster.routing == "istio" and not config.cluster.gateway,
+    ),
+    opts=k8s_opts,
+)
 secret_env = {SECRET_KEYS[key]: value for key, value in settings.secrets.values.items()}
 environment = Environment(
     config.environment,
@@ -54,7 +61,9 @@ releases = {
             ),
             namespace=environment.namespace,
             gates=GateContext(namespace=config.namespace_name, prometheus_url=config.prometheus_url),
-            routing=RouteContext(istio=config.has_istio, ingress=config.cluster.ingress_controller),
+            routing=RouteContext(
+                config.cluster.routing, config.cluster.ingress_controller, config.cluster.gateway
+            ),
         ),
         opts=k8s_opts,
     )

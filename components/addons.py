@@ -31,6 +31,9 @@ class AddonsArgs:
     """Inputs of PlatformAddons."""
 
     addons: Addons
+    declare_gateway: bool = True
+    """Declare the istio-ingress/public Gateway the VirtualServices bind to; off when the
+    platform's own Gateway is referenced (cluster.gateway) or traffic goes by the Gateway API."""
 
 
 def _release(
@@ -72,8 +75,8 @@ class PlatformAddons(pulumi.ComponentResource):
         self.prometheus_url = None
         self.ingress_hostname = None
         if addons.istio == "install":
-            self._istio(name, addons.istio_version, addons.ingress_tls_secret)
-        elif addons.istio == "external":
+            self._istio(name, addons.istio_version, addons.ingress_tls_secret, args.declare_gateway)
+        elif addons.istio == "external" and args.declare_gateway:
             # The cluster's own Istio: its ingress gateway (pods labelled istio=ingressgateway in
             # istio-ingress, as Istio's gateway chart labels them) serves this Gateway. Every stack
             # on the cluster declares the same object, so none may delete it on destroy.
@@ -104,7 +107,7 @@ class PlatformAddons(pulumi.ComponentResource):
             {"prometheus_url": self.prometheus_url, "ingress_hostname": self.ingress_hostname}
         )
 
-    def _istio(self, name: str, version: str, tls_secret: str) -> None:
+    def _istio(self, name: str, version: str, tls_secret: str, declare_gateway: bool) -> None:
         child = pulumi.ResourceOptions(parent=self)
         base = _release("istio-base", "base", version, ISTIO_REPO, ISTIO_NAMESPACE, {}, child)
         istiod = _release(
@@ -134,7 +137,8 @@ class PlatformAddons(pulumi.ComponentResource):
             },
             pulumi.ResourceOptions(parent=self, depends_on=[istiod]),
         )
-        self._gateway(name, tls_secret, [gateway])
+        if declare_gateway:
+            self._gateway(name, tls_secret, [gateway])
         service = k8s.core.v1.Service.get(
             f"{name}-ingress-service",
             f"{INGRESS_NAMESPACE}/{INGRESS_RELEASE}",

@@ -138,7 +138,7 @@ def _steps(value: list[int]) -> list[int]:
 
 
 class Canary(ConfigModel):
-    """Istio canary: the canary image, its current traffic weight, and routing."""
+    """Canary (Istio or Gateway API): the canary image, its current traffic weight, and routing."""
 
     weight: Annotated[int, Field(ge=0, le=100)] = 0
     """Percent of requests (without the canary header) sent to the canary."""
@@ -158,6 +158,10 @@ class Canary(ConfigModel):
     """The old spelling of ``expose.hosts``, still read (see AppSettings.exposure)."""
     gateways: list[GatewayRef] = Field(default_factory=list)
     """The old spelling of ``expose.gateways``, still read (see AppSettings.exposure)."""
+    mirror: Annotated[int, Field(ge=1, le=100)] | None = None
+    """Percent of the stable track's requests copied to the canary while it runs at weight 0 (its
+    answers discarded): a release walks a mirrored step first, judged with no user served by the
+    canary. Opt-in: a mirrored request runs twice, so a write would happen twice."""
 
     @model_validator(mode="after")
     def _weight_needs_an_image(self) -> Canary:

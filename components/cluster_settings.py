@@ -137,6 +137,25 @@ def _api_server(value: str) -> str:
     return value
 
 
+Traffic = Literal["istio", "gateway-api", "ingress"]
+
+
+class GatewayParent(ConfigModel):
+    """A Gateway the platform owns (never declared by a stack): the HTTPRoutes attach to it
+    (``traffic: gateway-api``), or the VirtualServices bind to it (``traffic: istio``)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
+    namespace: DnsLabel
+    section_name: (
+        Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)] | None
+    ) = None
+    """The Gateway's listener to attach to (Gateway API only); unset: every listener that allows it."""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
 class ClusterSettings(ConfigModel):
     """Where the stack deploys: a new EKS cluster, or an existing cluster by kubeconfig context."""
 
@@ -159,6 +178,19 @@ class ClusterSettings(ConfigModel):
     addons: Addons
     ingress_controller: IngressController = IngressController()
     """Without Istio: the controller that serves the apps' Ingresses."""
+    traffic: Traffic | None = None
+    """How traffic is described: Istio VirtualServices, Gateway API HTTPRoutes, or Kubernetes
+    Ingresses; unset: istio where addons.istio is set, else ingress (see ``routing``)."""
+    gateway: GatewayParent | None = None
+    """The platform's Gateway: required with traffic gateway-api; with istio, the Gateway the
+    VirtualServices bind to instead of the istio-ingress/public one a stack declares."""
+
+    @property
+    def routing(self) -> Traffic:
+        """The traffic mode in effect."""
+        if self.traffic is not None:
+            return self.traffic
+        return "istio" if self.addons.istio != "none" else "ingress"
 
     @model_validator(mode="after")
     def _eks_has_nodes(self) -> ClusterSettings:
@@ -170,4 +202,14 @@ class ClusterSettings(ConfigModel):
             )
         if self.ca_sha256 and not self.api_server:
             raise ValueError("caSha256 is given without apiServer")
+        if self.routing == "istio" and self.addons.istio == "none":
+            raise ValueError("traffic istio needs addons.istio: true or external")
+        if self.routing == "gateway-api" and self.gateway is None:
+            raise ValueError(
+                "traffic gateway-api needs gateway: {name, namespace}: the platform's Gateway the routes attach to"
+            )
+        if self.routing == "ingress" and self.gateway is not None:
+            raise ValueError(
+                "gateway is for traffic istio or gateway-api; traffic ingress uses ingressController"
+            )
         return self

@@ -7,7 +7,11 @@ live traffic, whatever the strategy.
   Service, never a colour: a switch flips the two Services' selectors and the routes stay as they
   are, so the switch still changes only selectors. A canary's hosts join its own VirtualService
   (components/canary.py), which splits by weight.
-- Without Istio: one Kubernetes Ingress ``<app>`` of the cluster's ingress controller, a rule per
+- With the Gateway API (any implementation): an HTTPRoute ``<app>`` attached to the platform's
+  Gateway (``cluster.gateway``) from ``hosts`` to the live Service, and for blue/green an HTTPRoute
+  ``<app>-preview`` from ``previewHosts`` to the preview Service; a canary's HTTPRoute splits by
+  weight (components/canary.py).
+- Without either: one Kubernetes Ingress ``<app>`` of the cluster's ingress controller, a rule per
   host to the same Services.
 - Without ``expose``: nothing; the Services stay reachable inside the cluster only.
 """
@@ -20,10 +24,10 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import istio
+from components import gateway_api, istio
 from components.addons import GATEWAY_NAME, INGRESS_NAMESPACE
 from components.app_settings import AppSettings, Expose
-from components.cluster_settings import IngressController
+from components.cluster_settings import GatewayParent, IngressController, Traffic
 from components.names import preview_service_name
 from components.podspec import PORT_NAME, SKIP_AWAIT, standard_labels
 
@@ -38,10 +42,12 @@ PUBLIC_GATEWAY = f"{INGRESS_NAMESPACE}/{GATEWAY_NAME}"
 class RouteContext:
     """What the cluster routes with, known from the stack settings."""
 
-    istio: bool
-    """The cluster runs Istio: VirtualServices; otherwise an Ingress."""
+    mode: Traffic
+    """VirtualServices (istio), HTTPRoutes (gateway-api) or an Ingress (ingress)."""
     ingress: IngressController
-    """The controller that serves the Ingress (without Istio)."""
+    """The controller that serves the Ingress (ingress)."""
+    gateway: GatewayParent | None = None
+    """The platform's Gateway: the HTTPRoutes' parent; with Istio, the VirtualServices' default."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,23 @@ def routes(app_name: str, app: AppSettings) -> list[Route]:
     return found
 
 
-def gateways(exposure: Expose) -> list[str]:
-    """The Gateways the app's VirtualServices bind to."""
-    return list(exposure.gateways or [PUBLIC_GATEWAY])
+def gateways(exposure: Expose, platform: GatewayParent | None = None) -> list[str]:
+    """The Gateways the app's VirtualServices bind to: its own, else the platform's, else the
+    stack's istio-ingress/public."""
+    return list(exposure.gateways or [platform.ref if platform else PUBLIC_GATEWAY])
+
+
+def parent_refs(gateway: GatewayParent) -> list[gateway_api.ParentReference]:
+    return [gateway_api.ParentReference(gateway.name, gateway.namespace, gateway.section_name)]
+
+
+def http_route_spec(route: Route, gateway: GatewayParent, port: int) -> gateway_api.HTTPRouteSpec:
+    """An HTTPRoute sending every request for ``route.hosts`` to ``route.service`` (pure)."""
+    return gateway_api.HTTPRouteSpec(
+        parent_refs=parent_refs(gateway),
+        hostnames=list(route.hosts),
+        rules=[gateway_api.RouteRule(route.role, [gateway_api.BackendRef(route.service, port)])],
+    )
 
 
 def virtual_service_spec(route: Route, bound_to: list[str], port: int) -> istio.VirtualServiceSpec:
@@ -144,7 +164,19 @@ def declare_routes(
         labels = standard_labels(app_name, args.pod.environment, "routing")
         return {"name": object_name, "namespace": args.namespace, "labels": labels}
 
-    if not args.routing.istio:
+    routing = args.routing
+    if routing.mode == "gateway-api":
+        assert routing.gateway is not None  # the settings require it in this mode
+        return [
+            gateway_api.http_route(
+                f"{name}-{route.role}-route",
+                metadata(route.service),
+                http_route_spec(route, routing.gateway, app.service_port),
+                pulumi.ResourceOptions(parent=parent, depends_on=[services[route.service]]),
+            )
+            for route in found
+        ]
+    if routing.mode == "ingress":
         return [
             k8s.networking.v1.Ingress(
                 f"{name}-ingress",
@@ -157,7 +189,7 @@ def declare_routes(
         istio.virtual_service(
             f"{name}-{route.role}-route",
             metadata(route.service),
-            virtual_service_spec(route, gateways(exposure), app.service_port),
+            virtual_service_spec(route, gateways(exposure, routing.gateway), app.service_port),
             {},
             pulumi.ResourceOptions(parent=parent, depends_on=[services[route.service]]),
         )

@@ -8,37 +8,16 @@ are the only place that spelling is decided. Field names follow the Istio API re
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.api_specs import to_spec
+
 API_VERSION = "networking.istio.io/v1"
 _DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)$")
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def to_spec(value: Any) -> Any:
-    """Dataclasses to API dicts: camelCase keys, unset (None / empty) fields left out."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        spec = {}
-        for item in dataclasses.fields(value):
-            converted = to_spec(getattr(value, item.name))
-            if converted not in (None, [], {}):
-                spec[item.metadata.get("api", _camel(item.name))] = converted
-        return spec
-    if isinstance(value, list | tuple):
-        return [to_spec(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_spec(v) for k, v in value.items()}
-    return value
 
 
 class IstioSpecError(ValueError):
@@ -90,12 +69,20 @@ class HTTPRetry:
 
 
 @dataclass(frozen=True)
+class Percent:
+    value: float
+
+
+@dataclass(frozen=True)
 class HTTPRoute:
     name: str
     route: list[HTTPRouteDestination]
     match: list[HTTPMatchRequest] = field(default_factory=list)
     timeout: str | None = None
     retries: HTTPRetry | None = None
+    mirror: Destination | None = None
+    """A copy of each request goes there too; its answer is discarded."""
+    mirror_percentage: Percent | None = None
 
 
 # Retry only failures that never reached the app: retrying 5xx would hide a release's errors from

@@ -26,14 +26,24 @@ def _from_namespace(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgsDict:
     return {"namespace_selector": {"match_labels": {NAMESPACE_NAME_LABEL: name}}}
 
 
+def entry_namespace(settings: StackSettings) -> str:
+    """Where the pods that bring users' requests in run: the Gateway's namespace (an
+    implementation that runs its data plane elsewhere is admitted with allowNamespaces), Istio's
+    ingress gateway's, or the ingress controller's."""
+    cluster = settings.cluster
+    if cluster.routing == "ingress":
+        return cluster.ingress_controller.namespace
+    if cluster.gateway is not None:
+        return cluster.gateway.namespace
+    return INGRESS_NAMESPACE
+
+
 def admitted_namespaces(settings: StackSettings) -> list[str]:
     """Namespaces admitted by name to the apps' port, in a fixed order."""
     policy, addons = settings.network_policy, settings.cluster.addons
     names: list[str] = []
     if policy.allow_ingress:
-        names.append(
-            INGRESS_NAMESPACE if settings.has_istio else settings.cluster.ingress_controller.namespace
-        )
+        names.append(entry_namespace(settings))
     if policy.allow_monitoring and addons.monitoring != "none":
         names.append(MONITORING_NAMESPACE)
     names += policy.allow_namespaces

@@ -132,6 +132,16 @@ class StackSettings(ConfigModel):
     def _bound_where_it_matters(cls, cluster: ClusterSettings, info: ValidationInfo) -> ClusterSettings:
         environment = info.data.get("environment")
         namespace = info.data.get("namespace")
+        if namespace and cluster.gateway is not None and namespace == cluster.gateway.namespace:
+            raise NestedProblems(
+                [
+                    (
+                        ("gateway", "namespace"),
+                        f"is the stack's own namespace ({namespace}): the Gateway's namespace is the platform's; "
+                        "choose another flutter-app:namespace",
+                    )
+                ]
+            )
         if namespace and namespace == cluster.ingress_controller.namespace:
             # Declared by the stack, it would be the stack's: deleted with it, default-denied.
             raise NestedProblems(
@@ -172,12 +182,13 @@ class StackSettings(ConfigModel):
                 if (problem := name_problem(derived))
             ]
         canaries = sorted(name for name, app in apps.items() if app.strategy == "canary")
-        if canaries and cluster is not None and cluster.addons.istio == "none":
+        if canaries and cluster is not None and cluster.routing == "ingress":
             problems.append(
                 (
                     (),
-                    f"{', '.join(canaries)} use strategy canary, which needs cluster.addons.istio: true "
-                    "(or external)",
+                    f"{', '.join(canaries)} use strategy canary, which splits traffic by weight: it needs "
+                    "cluster.traffic istio (cluster.addons.istio: true or external) or gateway-api (with "
+                    "cluster.gateway), not a Kubernetes Ingress",
                 )
             )
         if cluster is not None:
@@ -211,12 +222,12 @@ class StackSettings(ConfigModel):
 
     @property
     def uses_istio(self) -> bool:
-        """Some app is released by Istio canary."""
-        return any(app.strategy == "canary" for app in self.apps.values())
+        """Some app is released by Istio canary: its pods need the sidecar."""
+        return self.cluster.routing == "istio" and any(app.strategy == "canary" for app in self.apps.values())
 
     @property
     def has_istio(self) -> bool:
-        """The cluster runs Istio (installed by the stack or external): routes are VirtualServices."""
+        """The cluster runs Istio (installed by the stack or external): a mesh the apps can be in."""
         return self.cluster.addons.istio != "none"
 
     @property
@@ -232,21 +243,36 @@ def _exposure_problems(
     first: dict[str, str] = {}
     for name, app in apps.items():
         expose = app.expose
-        if expose is not None and cluster.addons.istio == "none" and expose.gateways is not None:
+        routing = cluster.routing
+        if expose is not None and routing != "istio" and expose.gateways is not None:
             problems.append(
                 (
                     (name, "expose", "gateways"),
-                    "needs Istio, and cluster.addons.istio is false: without Istio the app gets a Kubernetes "
-                    "Ingress (cluster.ingressController); remove gateways",
+                    f"are Istio Gateways, and cluster.traffic is {routing}: "
+                    + (
+                        "the routes attach to cluster.gateway; remove gateways"
+                        if routing == "gateway-api"
+                        else "without Istio the app gets a Kubernetes Ingress (cluster.ingressController); remove gateways"
+                    ),
                 )
             )
-        if expose is not None and cluster.addons.istio != "none" and expose.tls_secret is not None:
+        if expose is not None and routing != "ingress" and expose.tls_secret is not None:
             problems.append(
                 (
                     (name, "expose", "tlsSecret"),
-                    "is for an Ingress; with Istio the Gateway terminates TLS with cluster.addons.ingressTlsSecret",
+                    "is for an Ingress; with Istio or the Gateway API the Gateway terminates TLS",
                 )
             )
+        if app.strategy == "canary" and routing == "gateway-api" and expose is None and not app.canary.hosts:
+            problems.append(
+                (
+                    (name, "expose"),
+                    "is needed for a canary with cluster.traffic gateway-api: the HTTPRoute that splits "
+                    "traffic attaches to the platform's Gateway for these hosts only",
+                )
+            )
+        if app.canary.mirror is not None and routing == "ingress":
+            problems.append(((name, "canary", "mirror"), "needs cluster.traffic istio or gateway-api"))
         exposure = app.exposure
         for host in [*exposure.hosts, *exposure.preview_hosts] if exposure else []:
             if host in first and first[host] != name:

@@ -16,7 +16,7 @@ from rollout.history import HistoryEntry, short_image
 
 # Resource roles (see ``owned``). A canary's routing: its Istio objects and the gates that exist
 # at some weights only (the canary's above 0 %, the stable track's below 100 %).
-ROUTING = ("virtual-service", "destination-rule", "canary-gate", "stable-gate")
+ROUTING = ("virtual-service", "destination-rule", "http-route", "canary-gate", "stable-gate")
 COLOURS = ("blue", "green")
 SWITCH = ("live", "preview", "live-gate", "preview-gate")
 
@@ -252,25 +252,29 @@ def _canary_steps(app_name: str, app: AppSettings, image: str, prefix: str) -> t
             "promote it or roll it back before releasing another image"
         )
     weight = app_path(app_name, "canary", "weight")
+    canary_image = app_path(app_name, "canary", "image")
+    mirror = app.canary.mirror
+    # With a mirror, the canary first runs at weight 0 on copies of the stable's requests; a
+    # failure then removes the canary altogether (at weight 0 the copies would go on).
+    weights: list[int] = [0, *app.canary.steps] if mirror else list(app.canary.steps)
     steps: list[Step] = []
-    for index, percent in enumerate(app.canary.steps):
-        change = Change(
-            {app_path(app_name, "canary", "image"): image, weight: str(percent)}
-            if index == 0
-            else {weight: str(percent)}
-        )
+    for index, percent in enumerate(weights):
+        change = Change({canary_image: image, weight: str(percent)} if index == 0 else {weight: str(percent)})
+        name = f"mirror {mirror}%" if mirror and index == 0 else f"canary {percent}%"
         undo = Step(
             "undo traffic",
-            f"{prefix}: canary failed at {percent}%, weight set back to 0",
-            Change({weight: "0"}),
-            ownership=owned(app_name, ROUTING, keeps=("stable",)),
+            f"{prefix}: canary failed at {name.split()[-1]}"
+            + (" (mirrored), canary removed" if mirror else ", weight set back to 0"),
+            Change({weight: "0"}, (canary_image,)) if mirror else Change({weight: "0"}),
+            ownership=owned(app_name, (*ROUTING, *(("canary",) if mirror else ())), keeps=("stable",)),
         )
         # The first step starts the canary's pods; every step moves the weights, gated.
         tracks = ("canary",) if index == 0 else ()
         steps.append(
             Step(
-                f"canary {percent}%",
-                f"{prefix}: canary {percent}%",
+                name,
+                f"{prefix}: {name}"
+                + (" of the stable's requests, no user served" if name.startswith("mirror") else ""),
                 change,
                 undo,
                 owned(app_name, (*tracks, *ROUTING), keeps=("stable", *(() if index == 0 else ("canary",)))),
@@ -374,4 +378,9 @@ def release_lines(plan: ReleasePlan) -> list[str]:
         lines += [f"       {line}" for line in step.change.lines()]
         if step.undo is not None:
             lines.append(f"       on failure: {'; '.join(step.undo.change.lines())}, up")
+    if any(step.name.startswith("mirror") for step in plan.steps):
+        lines.append(
+            "  note: the mirrored step copies requests to the canary and discards its answers: a request "
+            "that writes (a POST, a payment) runs twice, once on each track"
+        )
     return lines

@@ -17,7 +17,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from flutter_app_policies import eks, istio, kubernetes, production
+from flutter_app_policies import eks, gateway_api, istio, kubernetes, production
 from flutter_app_policies.common import ENVIRONMENT_PROPERTY
 
 POLICY_PACK_NAME: Final = "flutter-app-policies"
@@ -98,6 +98,21 @@ def all_policies() -> list[Policy]:
             istio.istio_route_weights,
         ),
         _resource(
+            "gateway-route-weights",
+            "Gateway API HTTPRoute rules that split between backends give whole weights adding up to 100.",
+            gateway_api.gateway_route_weights,
+        ),
+        _resource(
+            "gateway-route-parent",
+            "Gateway API HTTPRoutes attach only to the Gateway the stack is configured with.",
+            gateway_api.gateway_route_parent,
+            gateway={
+                "type": "string",
+                "pattern": "^[a-z0-9-]+/[a-z0-9.-]+$",
+                "description": "The Gateway (namespace/name) routes attach to. Unset: the stack's flutter-app:cluster.gateway.",
+            },
+        ),
+        _resource(
             "eks-control-plane-logging",
             "EKS clusters send api and audit control-plane logs.",
             eks.eks_control_plane_logging,
@@ -127,6 +142,11 @@ def all_policies() -> list[Policy]:
             "production-pod-disruption-budget",
             "Production Deployments serving traffic are covered by a PodDisruptionBudget.",
             production.production_pod_disruption_budget,
+        ),
+        _stack(
+            "gateway-route-backends",
+            "Gateway API HTTPRoute backends (and mirrors) are Services of the stack, in the route's namespace.",
+            gateway_api.gateway_route_backends,
         ),
         _stack(
             "istio-subsets-defined",

@@ -30,6 +30,7 @@ TOKENS = {
     "HorizontalPodAutoscaler": ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "autoscaling/v2"),
     "VirtualService": ("kubernetes:networking.istio.io/v1:VirtualService", "networking.istio.io/v1"),
     "DestinationRule": ("kubernetes:networking.istio.io/v1:DestinationRule", "networking.istio.io/v1"),
+    "HTTPRoute": ("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "gateway.networking.k8s.io/v1"),
 }
 
 

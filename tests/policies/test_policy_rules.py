@@ -512,3 +512,77 @@ def test_a_disruption_budget_in_another_namespace_does_not_count() -> None:
         spec={"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}},
     )
     assert messages(check([deployment(), service(), elsewhere]), "production-pod-disruption-budget")
+
+
+# --- Gateway API routes ---------------------------------------------------------------------------
+
+GATEWAY = {"gateway-route-parent": {"gateway": "gateway-system/public"}}
+
+
+def http_route(rules: list[dict[str, Any]], parents: list[dict[str, Any]] | None = None) -> Any:
+    spec = {
+        "parentRefs": parents if parents is not None else [{"name": "public", "namespace": "gateway-system"}],
+        "hostnames": ["app.example.com"],
+        "rules": rules,
+    }
+    return k8s("HTTPRoute", "web", spec=spec)
+
+
+def weighted(stable: int, canary: int, **extra: Any) -> dict[str, Any]:
+    refs = [
+        {"name": "web-stable", "port": 80, "weight": stable},
+        {"name": "web-canary", "port": 80, "weight": canary},
+    ]
+    return {"name": "weighted", "backendRefs": refs, **extra}
+
+
+SERVICES = [
+    k8s("Service", "web-stable", spec={"ports": [{"port": 80}]}),
+    k8s("Service", "web-canary", spec={"ports": [{"port": 80}]}),
+]
+
+
+def test_a_compliant_canary_route_passes() -> None:
+    mirror = {
+        "type": "RequestMirror",
+        "requestMirror": {"backendRef": {"name": "web-canary", "port": 80}, "percent": 50},
+    }
+    assert check([http_route([weighted(100, 0, filters=[mirror])]), *SERVICES], overrides=GATEWAY) == []
+
+
+def test_gateway_route_weights_must_add_up_to_100() -> None:
+    violations = check([http_route([weighted(90, 5)]), *SERVICES], overrides=GATEWAY)
+    assert messages(violations, "gateway-route-weights") == [
+        f"HTTPRoute {NAMESPACE}/web: spec.rules[0].backendRefs weights add up to 95 (90 + 5); expected 100"
+    ]
+
+
+def test_gateway_route_backends_are_services_of_the_stack_in_its_namespace() -> None:
+    rule = {
+        "name": "r",
+        "backendRefs": [
+            {"name": "web-stable", "port": 80, "weight": 50},
+            {"name": "elsewhere", "namespace": "other", "port": 80, "weight": 25},
+            {"name": "bucket", "kind": "Bucket", "group": "storage.example.com", "weight": 25},
+        ],
+        "filters": [
+            {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "ghost", "port": 80}}}
+        ],
+    }
+    violations = check([http_route([rule]), *SERVICES], overrides=GATEWAY)
+    assert messages(violations, "gateway-route-backends") == [
+        f"HTTPRoute {NAMESPACE}/web: spec.rules[0].backendRefs[1] is in namespace other; a route sends only to "
+        f"Services of its own namespace ({NAMESPACE})",
+        f"HTTPRoute {NAMESPACE}/web: spec.rules[0].backendRefs[2] is a storage.example.com/Bucket; expected a Service",
+        f"HTTPRoute {NAMESPACE}/web: spec.rules[0].filters[0].requestMirror.backendRef is Service ghost, which the "
+        "stack does not declare",
+    ]
+
+
+def test_gateway_routes_attach_only_to_the_configured_gateway() -> None:
+    other = [{"name": "internal", "namespace": "gateway-system"}]
+    violations = check([http_route([weighted(100, 0)], parents=other), *SERVICES], overrides=GATEWAY)
+    assert messages(violations, "gateway-route-parent") == [
+        f"HTTPRoute {NAMESPACE}/web: spec.parentRefs[0] attaches to Gateway gateway-system/internal; the stack's is "
+        "gateway-system/public (flutter-app:cluster.gateway)"
+    ]

@@ -194,7 +194,12 @@ def test_existing_vpc_declares_no_network(project: Path) -> None:
         ),
         ("production", {"publicAccessCidrs": ["10.0.0.0/33"]}, "cluster.publicAccessCidrs[0]", "CIDR"),
         ("production", {"network": {"cidr": "10.0.0.0/24"}}, "cluster.network", "too small"),
-        ("staging", {"addons": {"istio": False}}, "flutter-app:", "needs cluster.addons.istio: true"),
+        (
+            "staging",
+            {"addons": {"istio": False}},
+            "flutter-app:",
+            "needs cluster.traffic istio (cluster.addons.istio: true or external) or gateway-api",
+        ),
         (
             "staging",
             {"addons": {"istio": "yes"}},

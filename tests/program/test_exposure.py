@@ -219,7 +219,7 @@ def test_the_old_canary_spelling_is_read_as_expose_and_warned_about(project: Pat
             "dev",
             {"expose": {"hosts": ["a.example.com"], "gateways": ["istio-ingress/public"]}},
             "apps.flutter-app.expose.gateways",
-            "needs Istio",
+            "are Istio Gateways, and cluster.traffic is ingress",
         ),
         (
             "production",

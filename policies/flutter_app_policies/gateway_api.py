@@ -1,0 +1,158 @@
+"""Gateway API routes: weights that add up, backends that are Services of the stack in the route's
+own namespace, and a parent that is the Gateway the stack is configured with.
+
+HTTPRoute is ``kubernetes:gateway.networking.k8s.io/v1:HTTPRoute`` (``v1beta1`` too); its ``spec``
+is sent verbatim, in the Gateway API's camelCase. The configured Gateway is the stack's
+``flutter-app:cluster.gateway`` (the CLI passes the stack's config to the pack), or the policy
+config's ``gateway`` (``namespace/name``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import pulumi
+from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+
+from flutter_app_policies.common import (
+    PROJECT,
+    elements,
+    get,
+    known_str,
+    kubernetes_label,
+    namespace_of,
+    number,
+    show,
+)
+
+HTTP_ROUTES: Final = frozenset(
+    {
+        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+        "kubernetes:gateway.networking.k8s.io/v1beta1:HTTPRoute",
+    }
+)
+SERVICE: Final = "kubernetes:core/v1:Service"
+
+
+def gateway_route_weights(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Each rule splitting between several backends gives whole weights that add up to 100."""
+    if args.resource_type not in HTTP_ROUTES:
+        return
+    label = kubernetes_label(args.resource_type, args.props, args.name)
+    for index, rule in elements(args.props, "spec", "rules"):
+        refs = list(elements(rule, "backendRefs"))
+        if len(refs) < 2:
+            continue
+        weights = [number(get(ref, "weight")) if get(ref, "weight") is not None else 1.0 for _, ref in refs]
+        if any(w is None for w in weights):
+            continue  # unknown during preview: `pulumi up` judges it
+        known = [w for w in weights if w is not None]
+        for (position, _), weight in zip(refs, known, strict=True):
+            if not 0 <= weight <= 100 or not weight.is_integer():
+                report_violation(
+                    f"{label}: spec.rules[{index}].backendRefs[{position}].weight is {show(weight)}; expected a "
+                    "whole number from 0 to 100",
+                    None,
+                )
+        if sum(known) != 100:
+            shown = " + ".join(show(w) for w in known)
+            report_violation(
+                f"{label}: spec.rules[{index}].backendRefs weights add up to {show(sum(known))} ({shown}); expected 100",
+                None,
+            )
+
+
+def _backends(props: Any) -> Iterator[tuple[str, Any]]:
+    for index, rule in elements(props, "spec", "rules"):
+        for position, ref in elements(rule, "backendRefs"):
+            yield f"spec.rules[{index}].backendRefs[{position}]", ref
+        for position, item in elements(rule, "filters"):
+            mirrored = get(item, "requestMirror", "backendRef")
+            if isinstance(mirrored, Mapping):
+                yield f"spec.rules[{index}].filters[{position}].requestMirror.backendRef", mirrored
+
+
+def gateway_route_backends(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Every backend (and mirror) of a route is a Service the stack declares, in the route's own
+    namespace: no cross-namespace backend, no other kind."""
+    services = {
+        (namespace_of(r.props), known_str(get(r.props, "metadata", "name")))
+        for r in args.resources
+        if r.resource_type == SERVICE
+    }
+    for route in args.resources:
+        if route.resource_type not in HTTP_ROUTES:
+            continue
+        namespace = namespace_of(route.props)
+        label = kubernetes_label(route.resource_type, route.props, route.name)
+        for where, ref in _backends(route.props):
+            kind, group = known_str(get(ref, "kind")) or "Service", known_str(get(ref, "group")) or ""
+            name, target = known_str(get(ref, "name")), known_str(get(ref, "namespace"))
+            if kind != "Service" or group:
+                report_violation(
+                    f"{label}: {where} is a {group or 'core'}/{kind}; expected a Service", route.urn
+                )
+            elif target is not None and target != namespace:
+                report_violation(
+                    f"{label}: {where} is in namespace {target}; a route sends only to Services of its own "
+                    f"namespace ({namespace})",
+                    route.urn,
+                )
+            elif name is not None and namespace is not None and (namespace, name) not in services:
+                report_violation(
+                    f"{label}: {where} is Service {name}, which the stack does not declare", route.urn
+                )
+
+
+def configured_gateway(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(namespace, name) of the Gateway the stack is configured with, if any."""
+    text = config.get("gateway")
+    if isinstance(text, str) and text.count("/") == 1:
+        namespace, name = text.split("/")
+        return namespace, name
+    raw = pulumi.Config(PROJECT).get("cluster")
+    try:
+        cluster = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return None
+    gateway = cluster.get("gateway") if isinstance(cluster, Mapping) else None
+    if (
+        isinstance(gateway, Mapping)
+        and isinstance(gateway.get("name"), str)
+        and isinstance(gateway.get("namespace"), str)
+    ):
+        return gateway["namespace"], gateway["name"]
+    return None
+
+
+def gateway_route_parent(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """A route attaches to the configured Gateway only."""
+    if args.resource_type not in HTTP_ROUTES:
+        return
+    label = kubernetes_label(args.resource_type, args.props, args.name)
+    expected = configured_gateway(args.get_config())
+    namespace = namespace_of(args.props)
+    for index, parent in elements(args.props, "spec", "parentRefs"):
+        name = known_str(get(parent, "name"))
+        target = known_str(get(parent, "namespace")) or namespace
+        kind = known_str(get(parent, "kind")) or "Gateway"
+        if name is None or target is None:
+            continue
+        if kind != "Gateway":
+            report_violation(
+                f"{label}: spec.parentRefs[{index}] is a {kind}; expected the platform's Gateway", None
+            )
+        elif expected is None:
+            report_violation(
+                f"{label}: spec.parentRefs[{index}] attaches to Gateway {target}/{name}, and no Gateway is "
+                "configured (flutter-app:cluster.gateway)",
+                None,
+            )
+        elif (target, name) != expected:
+            report_violation(
+                f"{label}: spec.parentRefs[{index}] attaches to Gateway {target}/{name}; the stack's is "
+                f"{expected[0]}/{expected[1]} (flutter-app:cluster.gateway)",
+                None,
+            )
