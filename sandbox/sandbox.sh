@@ -10,9 +10,10 @@
 #
 # Progress and errors go to stderr. What runs: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler and kwok's controller (nodes Ready, pods Running without a kubelet), started and
-# stopped by kwokctl, which records their PIDs; the Istio networking and PodMonitor CRDs the stacks
-# use; a file backend for Pulumi with passphrase-encrypted secrets; a stand-in app for the gates to
-# probe ($SANDBOX_APP_URL). docs/sandbox.md has the details.
+# stopped by kwokctl, which records their PIDs; the Istio networking, Gateway API and PodMonitor
+# CRDs the stacks use, and a Gateway (gateway-system/public); a file backend for Pulumi with
+# passphrase-encrypted secrets; a stand-in app for the gates to probe ($SANDBOX_APP_URL).
+# docs/sandbox.md has the details.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -171,15 +172,19 @@ start() {
   bounded 60 kubectl_ get serviceaccount default -n default ||
     report_failure "the default ServiceAccount did not appear within 60 s"
 
-  # What a cluster with Istio and the Prometheus Operator has and the stacks use (cluster.addons
-  # "external"): their CRDs and namespaces. No controller runs: nothing here routes or scrapes.
-  say "installing the Istio networking and PodMonitor CRDs"
+  # What a cluster with Istio, a Gateway API implementation and the Prometheus Operator has and
+  # the stacks use (cluster.addons "external", cluster.traffic gateway-api): their CRDs,
+  # namespaces and the platform's Gateway. No controller runs: nothing here routes or scrapes.
+  say "installing the Istio networking, Gateway API and PodMonitor CRDs"
   kubectl_ apply --server-side -f "$root/tests/data/istio-networking-crds.yaml" \
+    -f "$root/tests/data/gateway-api-standard-v1.4.1.yaml" \
     -f "$root/tests/data/monitoring.coreos.com_podmonitors.yaml" >/dev/null
   kubectl_ create namespace istio-system >/dev/null
   kubectl_ create namespace istio-ingress >/dev/null
   kubectl_ create namespace monitoring >/dev/null
+  kubectl_ create namespace gateway-system >/dev/null
   kubectl_ wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  kubectl_ apply --server-side -f "$here/gateway.yaml" >/dev/null
 
   # The Kubernetes provider is installed as a plugin at its version, so the engine uses exactly
   # the version the Python SDK asks for (no "ambient plugin" on PATH).

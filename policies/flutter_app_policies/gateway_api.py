@@ -2,22 +2,19 @@
 own namespace, and a parent that is the Gateway the stack is configured with.
 
 HTTPRoute is ``kubernetes:gateway.networking.k8s.io/v1:HTTPRoute`` (``v1beta1`` too); its ``spec``
-is sent verbatim, in the Gateway API's camelCase. The configured Gateway is the stack's
-``flutter-app:cluster.gateway`` (the CLI passes the stack's config to the pack), or the policy
-config's ``gateway`` (``namespace/name``).
+is sent verbatim, in the Gateway API's camelCase. The Gateway routes may attach to is the policy
+config's ``gateway`` (``namespace/name``); without it, every route of the stack must attach to the
+same one Gateway. (A local policy pack does not see the stack's config: the CLI passes it none.)
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-import pulumi
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from flutter_app_policies.common import (
-    PROJECT,
     elements,
     get,
     known_str,
@@ -106,53 +103,39 @@ def gateway_route_backends(args: StackValidationArgs, report_violation: ReportVi
                 )
 
 
-def configured_gateway(config: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(namespace, name) of the Gateway the stack is configured with, if any."""
-    text = config.get("gateway")
-    if isinstance(text, str) and text.count("/") == 1:
-        namespace, name = text.split("/")
-        return namespace, name
-    raw = pulumi.Config(PROJECT).get("cluster")
-    try:
-        cluster = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        return None
-    gateway = cluster.get("gateway") if isinstance(cluster, Mapping) else None
-    if (
-        isinstance(gateway, Mapping)
-        and isinstance(gateway.get("name"), str)
-        and isinstance(gateway.get("namespace"), str)
-    ):
-        return gateway["namespace"], gateway["name"]
-    return None
-
-
-def gateway_route_parent(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """A route attaches to the configured Gateway only."""
-    if args.resource_type not in HTTP_ROUTES:
-        return
-    label = kubernetes_label(args.resource_type, args.props, args.name)
-    expected = configured_gateway(args.get_config())
-    namespace = namespace_of(args.props)
-    for index, parent in elements(args.props, "spec", "parentRefs"):
+def _parents(props: Any) -> Iterator[tuple[int, str, tuple[str, str] | None]]:
+    """(index, kind, (namespace, name)) of each parent of a route; None where not yet known."""
+    namespace = namespace_of(props)
+    for index, parent in elements(props, "spec", "parentRefs"):
         name = known_str(get(parent, "name"))
         target = known_str(get(parent, "namespace")) or namespace
         kind = known_str(get(parent, "kind")) or "Gateway"
-        if name is None or target is None:
+        yield index, kind, (target, name) if name is not None and target is not None else None
+
+
+def gateway_route_parent(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Routes attach to one Gateway, the configured one (policy config ``gateway``) when set."""
+    text = args.get_config().get("gateway")
+    expected: tuple[str, str] | None = None
+    if isinstance(text, str) and text.count("/") == 1:
+        namespace, name = text.split("/")
+        expected = (namespace, name)
+    first = expected
+    for route in args.resources:
+        if route.resource_type not in HTTP_ROUTES:
             continue
-        if kind != "Gateway":
-            report_violation(
-                f"{label}: spec.parentRefs[{index}] is a {kind}; expected the platform's Gateway", None
-            )
-        elif expected is None:
-            report_violation(
-                f"{label}: spec.parentRefs[{index}] attaches to Gateway {target}/{name}, and no Gateway is "
-                "configured (flutter-app:cluster.gateway)",
-                None,
-            )
-        elif (target, name) != expected:
-            report_violation(
-                f"{label}: spec.parentRefs[{index}] attaches to Gateway {target}/{name}; the stack's is "
-                f"{expected[0]}/{expected[1]} (flutter-app:cluster.gateway)",
-                None,
-            )
+        label = kubernetes_label(route.resource_type, route.props, route.name)
+        for index, kind, gateway in _parents(route.props):
+            where = f"{label}: spec.parentRefs[{index}]"
+            if kind != "Gateway":
+                report_violation(f"{where} is a {kind}; expected the platform's Gateway", route.urn)
+            elif gateway is None:
+                continue
+            elif first is None:
+                first = gateway
+            elif gateway != first:
+                whose = "the configured one" if expected else "the one the stack's other routes attach to"
+                report_violation(
+                    f"{where} attaches to Gateway {gateway[0]}/{gateway[1]}; {whose} is {first[0]}/{first[1]}",
+                    route.urn,
+                )

@@ -103,16 +103,6 @@ def all_policies() -> list[Policy]:
             gateway_api.gateway_route_weights,
         ),
         _resource(
-            "gateway-route-parent",
-            "Gateway API HTTPRoutes attach only to the Gateway the stack is configured with.",
-            gateway_api.gateway_route_parent,
-            gateway={
-                "type": "string",
-                "pattern": "^[a-z0-9-]+/[a-z0-9.-]+$",
-                "description": "The Gateway (namespace/name) routes attach to. Unset: the stack's flutter-app:cluster.gateway.",
-            },
-        ),
-        _resource(
             "eks-control-plane-logging",
             "EKS clusters send api and audit control-plane logs.",
             eks.eks_control_plane_logging,
@@ -142,6 +132,16 @@ def all_policies() -> list[Policy]:
             "production-pod-disruption-budget",
             "Production Deployments serving traffic are covered by a PodDisruptionBudget.",
             production.production_pod_disruption_budget,
+        ),
+        _stack(
+            "gateway-route-parent",
+            "Gateway API HTTPRoutes attach to one Gateway: the configured one when set.",
+            gateway_api.gateway_route_parent,
+            gateway={
+                "type": "string",
+                "pattern": "^[a-z0-9-]+/[a-z0-9.-]+$",
+                "description": "The platform's Gateway (namespace/name) routes attach to. Unset: any one Gateway, the same for every route.",
+            },
         ),
         _stack(
             "gateway-route-backends",

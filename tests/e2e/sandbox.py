@@ -36,7 +36,16 @@ CACHE = Path(
 """Where sandbox/toolchain.sh and sandbox/sandbox.sh keep everything (the same default)."""
 TOOLCHAIN = ROOT / "sandbox" / "toolchain.sh"
 # The program, the policy pack and the settings mypy reads (Pulumi.yaml runs it as typechecker).
-PROJECT_TREE = ("Pulumi.yaml", "__main__.py", "pyproject.toml", "components", "gates", "rollout", "policies")
+PROJECT_TREE = (
+    "Pulumi.yaml",
+    "__main__.py",
+    "pyproject.toml",
+    "credentials",
+    "components",
+    "gates",
+    "rollout",
+    "policies",
+)
 COMMAND_TIMEOUT_S = 900
 INVENTORY_KINDS = (
     "deployments",

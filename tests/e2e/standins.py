@@ -7,6 +7,7 @@ app, version), so the gates' queries select them as they would in a cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -87,12 +88,71 @@ def virtual_service(sandbox: Sandbox, namespace: str, name: str, seed: int = 7) 
     return choose
 
 
+def routed_service(sandbox: Sandbox, namespace: str, route: str) -> Choose:
+    """Where an HTTPRoute with one backend sends traffic: the track its Service's selector names."""
+    lookup = Lookup(sandbox, "httproutes.gateway.networking.k8s.io", route, namespace)
+    services: dict[str, Choose] = {}
+
+    def choose(headers: Mapping[str, str]) -> str | None:
+        found = lookup.get()
+        if found is None:
+            return None
+        service = found["spec"]["rules"][0]["backendRefs"][0]["name"]
+        chosen = services.setdefault(service, service_selector(sandbox, namespace, service))
+        return chosen(headers)
+
+    return choose
+
+
+def http_route(sandbox: Sandbox, namespace: str, name: str, app: str, seed: int = 7) -> Choose:
+    """Where a Gateway API implementation sends a request by an HTTPRoute: the first rule whose
+    header match fits, else the rule without matches, split by ``backendRefs`` weight; a rule's
+    RequestMirror filter copies the request (see Router). A backend Service ``<app>-<track>`` is
+    that track."""
+    lookup = Lookup(sandbox, "httproutes.gateway.networking.k8s.io", name, namespace)
+    rng = random.Random(seed)
+
+    def matches(rule: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
+        conditions = rule.get("matches")
+        if not conditions:
+            return True
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return any(
+            all(lowered.get(h["name"].lower()) == h["value"] for h in c.get("headers", []))
+            for c in conditions
+        )
+
+    def choose(headers: Mapping[str, str]) -> str | None:
+        found = lookup.get()
+        if found is None:
+            return None
+        for rule in found["spec"]["rules"]:
+            if matches(rule, headers):
+                refs = rule["backendRefs"]
+                weights = [ref.get("weight", 1) for ref in refs]
+                if sum(weights) == 0:
+                    return None
+                service: str = rng.choices(refs, weights)[0]["name"]
+                copies = [
+                    f["requestMirror"] for f in rule.get("filters", []) if f.get("type") == "RequestMirror"
+                ]
+                if copies and rng.random() * 100 < copies[0].get("percent", 100):
+                    return f"{service.removeprefix(app + '-')}+{copies[0]['backendRef']['name'].removeprefix(app + '-')}"
+                return service.removeprefix(app + "-")
+        return None
+
+    return choose
+
+
 class Router:
-    """An HTTP server on 127.0.0.1 that forwards each GET to the track ``choose`` picks."""
+    """An HTTP server on 127.0.0.1 that forwards each GET to the track ``choose`` picks. A choice
+    ``served+copy`` also sends a copy to the track ``copy`` and discards its answer (a mirror),
+    counted in ``mirrored``."""
 
     def __init__(self, choose: Choose, tracks: Mapping[str, FaultyApp]) -> None:
         router = self
         self.served: dict[str, int] = {}
+        self.mirrored: dict[str, int] = {}
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -101,7 +161,11 @@ class Router:
                 pass
 
             def do_GET(self) -> None:
-                track = choose(dict(self.headers.items()))
+                track, _, copy = (choose(dict(self.headers.items())) or "").partition("+")
+                if copy and copy in tracks:
+                    router.mirrored[copy] = router.mirrored.get(copy, 0) + 1
+                    with contextlib.suppress(requests.RequestException):
+                        requests.get(tracks[copy].url + self.path, timeout=10)
                 app = tracks.get(track or "")
                 if app is None:
                     return self._answer(503, b"no route\n")

@@ -54,12 +54,12 @@ POLICY_NAMES = [
     "no-plaintext-credentials",
     "istio-route-weights",
     "gateway-route-weights",
-    "gateway-route-parent",
     "eks-control-plane-logging",
     "eks-private-endpoint",
     "eks-node-group-sizing",
     "production-min-replicas",
     "production-pod-disruption-budget",
+    "gateway-route-parent",
     "gateway-route-backends",
     "istio-subsets-defined",
 ]
@@ -190,6 +190,7 @@ def test_the_pack_reports_its_policies_to_the_engine() -> None:
         "production-min-replicas",
         "production-pod-disruption-budget",
         "istio-subsets-defined",
+        "gateway-route-parent",
         "gateway-route-backends",
     }
 

@@ -583,6 +583,23 @@ def test_gateway_routes_attach_only_to_the_configured_gateway() -> None:
     other = [{"name": "internal", "namespace": "gateway-system"}]
     violations = check([http_route([weighted(100, 0)], parents=other), *SERVICES], overrides=GATEWAY)
     assert messages(violations, "gateway-route-parent") == [
-        f"HTTPRoute {NAMESPACE}/web: spec.parentRefs[0] attaches to Gateway gateway-system/internal; the stack's is "
-        "gateway-system/public (flutter-app:cluster.gateway)"
+        f"HTTPRoute {NAMESPACE}/web: spec.parentRefs[0] attaches to Gateway gateway-system/internal; the "
+        "configured one is gateway-system/public"
+    ]
+
+
+def test_unconfigured_all_routes_attach_to_one_gateway() -> None:
+    second = k8s(
+        "HTTPRoute",
+        "web-preview",
+        spec={
+            "parentRefs": [{"name": "internal", "namespace": "gateway-system"}],
+            "hostnames": ["preview.example.com"],
+            "rules": [{"name": "live", "backendRefs": [{"name": "web-stable", "port": 80}]}],
+        },
+    )
+    violations = check([http_route([weighted(100, 0)]), second, *SERVICES])
+    assert messages(violations, "gateway-route-parent") == [
+        f"HTTPRoute {NAMESPACE}/web-preview: spec.parentRefs[0] attaches to Gateway gateway-system/internal; "
+        "the one the stack's other routes attach to is gateway-system/public"
     ]
