@@ -7,7 +7,8 @@ The generators mix what users write with what the issues found and what Kubernet
 and digit-first names, percentages spelled "00%", milli-byte memory, booleans where numbers go,
 credentials in URLs and env, duplicate variables, URLs that do not parse; and from the second
 round: values of 40 KB, control characters, YAML 1.1 words (on, yes) as names and values, the
-metadata address, credentials of every format the detector knows, user:password@ in an image.
+metadata address, credentials of every format the detector knows, user:password@ in an image;
+and the Gateway API mode (HTTPRoutes) with mirrored canaries, sound and not.
 """
 
 from __future__ import annotations
@@ -237,14 +238,19 @@ def stack_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             app[field] = draw(FIELDS[field][1] if edgy(field) else FIELDS[field][0])
         if strategy == "canary" and draw(st.booleans()):
             app["canary"] = {
-                "weight": draw(st.integers(1, 100)),
+                "weight": draw(st.integers(1, 100) if not draw(st.booleans()) else st.just(0)),
                 "image": "ghcr.io/example/flutter-app:1.6.0",
+                **({"mirror": draw(_pick(50, 100, 0, 101))} if draw(st.booleans()) else {}),
             }
         if strategy == "rolling" and draw(st.booleans()):
             replicas = app.get("replicas", 2) if isinstance(app.get("replicas"), int) else 2
             app["autoscaling"] = {"minReplicas": 1, "maxReplicas": max(replicas, 1) + draw(st.integers(0, 3))}
         apps[name] = app
     config: dict[str, Any] = {"flutter-app:apps": apps}
+    if stack in ("staging", "production") and draw(st.booleans()):
+        # The Gateway API mode, on the sandbox's Gateway (gateway-system/public).
+        gateway = {"name": "public", "namespace": draw(_pick("gateway-system", "gateway-system", "Gateway"))}
+        config["flutter-app:cluster"] = {"traffic": "gateway-api", "gateway": gateway}
     if edgy("namespace"):
         config["flutter-app:namespace"] = draw(_pick("kube-system", "default", "Team-A", "n" * 64))
     if edgy("namespaceQuota"):
