@@ -166,6 +166,22 @@ def test_values_too_big_or_that_no_container_takes_are_refused_quickly(project: 
 
 CLUSTER = [
     (
+        "the Gateway's namespace",
+        "staging",
+        lambda c: c.update(
+            {
+                "flutter-app:namespace": "gateway-system",
+                "flutter-app:cluster": {
+                    "traffic": "gateway-api",
+                    "gateway": {"name": "public", "namespace": "gateway-system"},
+                },
+            }
+        ),
+        "flutter-app:cluster.gateway.namespace",
+        None,
+        "the platform's",
+    ),
+    (
         "the ingress controller's namespace",
         "dev",
         top("namespace", "ingress-nginx"),
