@@ -18,7 +18,8 @@ In ``mode: sequential`` (gates/sequential.py) ``error-rate`` and latency checks 
 the counts over the gate's elapsed time: a check fails the gate at once when its test rejects the
 canary, and the gate passes early when every such test accepted and the last ``failure_limit``
 evaluations passed. When the duration ends with a test undecided, the gate keeps watching up to
-``max_duration``, and an undecided test there gives the verdict ``on_undecided`` (``undecided``).
+``max_duration``, and an undecided test there gives the verdict ``on_undecided`` (``undecided``);
+a test that counted no canary request over the whole gate gives ``inconclusive`` instead.
 """
 
 from __future__ import annotations
@@ -389,12 +390,31 @@ def undecided(evaluation: Evaluation, sequential_checks: Sequence[str]) -> list[
     return [name for name in sequential_checks if name not in accepted]
 
 
+def never_answered(evaluations: Sequence[Evaluation], names: Sequence[str]) -> list[str]:
+    """The sequential checks among ``names`` that counted no canary request in any evaluation:
+    Prometheus never answered them, or had no data, over the whole gate."""
+    answered = {r.check for e in evaluations for r in e.sequential if r.canary_requests > 0}
+    return [name for name in names if name not in answered]
+
+
 def undecided_verdict(
     evaluations: Sequence[Evaluation], names: Sequence[str], max_duration: float, on_undecided: str
 ) -> Verdict:
     """The verdict at ``max_duration`` with sequential tests still undecided: ``on_undecided``,
-    saying which tests and where their evidence stood."""
+    saying which tests and where their evidence stood; ``inconclusive`` whatever
+    ``on_undecided`` says when a test never had evidence at all (a Prometheus that is down or
+    misconfigured must not pass every release)."""
     last = evaluations[-1]
+    silent = never_answered(evaluations, names)
+    if silent:
+        details = "; ".join(f"{c.label}: {c.detail}" for c in last.checks if c.name in silent)
+        return Verdict(
+            Status.INCONCLUSIVE,
+            f"no evidence at +{fmt(last.offset)} s (max_duration {fmt(max_duration)} s): {details}; "
+            "no canary request was counted in any evaluation, and on_undecided applies only to a "
+            "test that had data",
+            f"check {silent[0]}",
+        )
     details = "; ".join(f"{c.label}: {c.detail}" for c in last.checks if c.name in names)
     status = Status.PASS if on_undecided == "pass" else Status.FAIL
     return Verdict(

@@ -221,3 +221,30 @@ def test_cli_missing_token_env_is_bad_input(tmp_path: Path, monkeypatch: pytest.
         2,
         "error: prometheus.bearer_token_env: environment variable PROM_TOKEN is not set\n",
     )
+
+
+def test_a_passing_probe_and_an_unreachable_prometheus_never_pass(app: FaultyApp, tmp_path: Path) -> None:
+    # The reproduction: a short sequential gate, its probe passing, its error-rate check
+    # against a closed port, on_undecided: pass. Every evaluation is inconclusive; the gate must
+    # say so (exit 1), not pass at max_duration.
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "interval": 1,
+                "duration": 2,
+                "max_duration": 4,
+                "min_duration": 0,
+                "on_undecided": "pass",
+                "probes": [{"url": f"{app.url}/health"}],
+                "prometheus": {"url": f"http://127.0.0.1:{free_port()}", "timeout": 1},
+                "checks": [{"name": "error-rate", "template": "error-rate", "params": {"app": "web"}}],
+            }
+        )
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["gate", "--spec", str(spec)], out=out, err=err)
+    assert code == 1, out.getvalue() + err.getvalue()
+    verdict = out.getvalue()
+    assert verdict.startswith("inconclusive"), verdict
+    assert "no evidence at +" in verdict and "check error-rate: Prometheus unreachable" in verdict

@@ -1,5 +1,5 @@
 """The plain progress lines of `rollout gate`: one per evaluation, in a stable format scripts can
-parse (README "Health gates"), whose count is against the evaluations planned within
+parse (docs/cli.md, `rollout gate`), whose count is against the evaluations planned within
 ``duration`` and says so whenever it counts further (time held inconclusive, an undecided test
 watched up to ``max_duration``); never a total that silently includes ``max_hold`` or
 ``max_duration``. Runs on a virtual clock with the sequential tests' fake Prometheus."""

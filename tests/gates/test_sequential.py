@@ -442,6 +442,21 @@ def test_undecided_at_the_duration_keeps_watching_up_to_max_duration(on_undecide
     assert report.verdict.deciding == ("" if on_undecided == "pass" else "check errors")
 
 
+@pytest.mark.parametrize(
+    "world",
+    [World(canary_error=0.005, down=(0, 10_000)), World(canary_error=0.005, canary_rate=0)],
+    ids=["prometheus-never-answers", "no-canary-request"],
+)
+def test_a_test_without_any_evidence_is_inconclusive_whatever_on_undecided_says(world: World) -> None:
+    # A short gate, watched past its duration up to max_duration (before inconclusive_limit):
+    # every evaluation inconclusive, or every count zero. on_undecided: pass must not pass that.
+    report = run(world, duration=6, max_duration=12, interval=2, min_duration=0, on_undecided="pass")
+    assert report.verdict.status == "inconclusive", report.verdict.reason
+    assert report.verdict.reason.startswith("no evidence at +12 s (max_duration 12 s): check errors: ")
+    assert "on_undecided applies only to a test that had data" in report.verdict.reason
+    assert report.verdict.deciding == "check errors"
+
+
 def test_the_report_states_the_mode_and_the_evidence() -> None:
     report = run(World(canary_error=0.05))
     document = json.loads(to_json(report))
