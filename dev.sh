@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Set-up and the two jobs, on a fresh machine or an existing checkout:
+#   ./dev.sh demo     install, build (or reuse) the sandbox, then the main job end to end on it: a
+#                     canary stack deployed, a release walked, a bad one rolled back (sandbox/demo.py)
 #   ./dev.sh render   install, then render every stack offline (rollout render) into build/render
 #   ./dev.sh test     install with test tools (+ Debian's prometheus), build the sandbox toolchain,
 #                     then lint, type-check and test (the end-to-end tests start the sandbox)
@@ -12,10 +14,16 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 STACKS=(dev test staging production)
 
-install() {  # $1: pip extras, e.g. "[test]"
+install() {  # $1: pip extras, e.g. "[test]"; nothing to do when .venv has them for these files
+  local stamp extras=${1//[^a-z]/}
+  stamp=".venv/.installed-${extras:-base}-$(cat pyproject.toml requirements.txt | sha256sum | cut -c1-16)"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".$1"
+  if [ ! -e "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e ".$1"
+    rm -f .venv/.installed-"${extras:-base}"-*
+    touch "$stamp"
+  fi
   # The policy pack's environment (PulumiPolicy.yaml: policies/venv): its requirements are the
   # project's own, so `pulumi preview --policy-pack policies` runs in the same one.
   [ -e policies/venv ] || ln -s ../.venv policies/venv
@@ -57,7 +65,14 @@ case "${1:-}" in
     # included, Pulumi.yaml's typechecker); `pulumi install` itself also insists on downloading
     # the aws plugin, which the sandbox never uses. stdout is for the export lines only.
     [ "${2:-}" = start ] && install "[test]" >&2
-    exec sandbox/sandbox.sh "${@:2}"
+    sandbox/sandbox.sh "${@:2}"
+    # `rollout` of this checkout, first on PATH (the sandbox may have been started from another).
+    case "${2:-}" in start | env) printf 'export PATH=%q:"$PATH"\n' "$PWD/.venv/bin" ;; esac
+    ;;
+  demo)
+    install "[test]"
+    ensure_prometheus
+    exec .venv/bin/python -m sandbox.demo "${@:2}"
     ;;
   render)
     install ""
@@ -77,7 +92,7 @@ case "${1:-}" in
     exec .venv/bin/python -m pytest -n 2 --dist loadfile "${@:2}"
     ;;
   *)
-    echo "usage: ./dev.sh render|test [args...] | ./dev.sh sandbox start|env|stop" >&2
+    echo "usage: ./dev.sh demo|render|test [args...] | ./dev.sh sandbox start|env|stop" >&2
     exit 2
     ;;
 esac

@@ -136,6 +136,14 @@ class Sandbox:
         wrong.write_text(yaml.safe_dump(document))
         return {**self.env, "KUBECONFIG": str(wrong)}
 
+    def shell_before_start(self) -> dict[str, str]:
+        """The environment of a shell that has not started the sandbox: none of the variables
+        `./dev.sh sandbox start` exports (only the mypy cache the test run keeps warm)."""
+        exported = (set(self.env) - set(os.environ)) | {"KUBECONFIG", "PULUMI_BACKEND_URL"}
+        env = {key: value for key, value in os.environ.items() if key not in exported}
+        env["MYPY_CACHE_DIR"] = self.env["MYPY_CACHE_DIR"]
+        return env
+
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run(["kubectl", *args], check=check, timeout=120)
 
