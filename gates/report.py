@@ -31,6 +31,9 @@ class GateReport:
     notifications: NotificationStats | None = None
     load: LoadStats | None = None
     """What the synthetic load sent (``load`` in the spec)."""
+    counted_since: str | None = None
+    """When the sequential tests' counts start, if before ``started_at``: evidence carried from
+    an earlier step judging the same canary."""
 
     @property
     def passed(self) -> bool:
@@ -46,6 +49,7 @@ class GateReport:
             "deciding": self.verdict.deciding,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
+            "counted_since": self.counted_since,
             "settings": {
                 "interval": spec.interval,
                 "duration": spec.duration,
@@ -143,6 +147,11 @@ def to_markdown(report: GateReport, secrets: Iterable[str | None] = ()) -> str:
         ),
         f"- Evaluations: {len(report.evaluations)}",
     ]
+    if report.counted_since is not None:
+        lines.append(
+            f"- Evidence carried from an earlier step of this release: requests counted since "
+            f"{report.counted_since}"
+        )
     if report.load is not None:
         load = report.load
         answers = ", ".join(f"{count} {kind}" for kind, count in sorted(load.answered.items())) or "no answer"

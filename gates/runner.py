@@ -114,6 +114,10 @@ class GateRuntime:
     concurrent: bool = True
     """Run an evaluation's queries in parallel threads; False runs them one after another in the
     calling thread (for virtual-clock runs whose queries return at once, e.g. bench/)."""
+    evidence_since: float | None = None
+    """Prometheus (unix) time from which the sequential tests count requests, when this gate
+    continues the evidence of an earlier step judging the same canary (None: from its own start).
+    One test over the whole release: see docs/gates.md, "Evidence carried across steps"."""
 
 
 def build_runtime(
@@ -196,14 +200,16 @@ def plan(spec: GateSpec, check: CheckSpec) -> Plan:
 class SequentialState:
     """The samples a run's sequential checks have read so far, per selector."""
 
-    def __init__(self, start: float) -> None:
+    def __init__(self, start: float, since: float | None = None) -> None:
         self.start = start
         """The gate's start in Prometheus (unix) time."""
+        self.since = start if since is None else min(since, start)
+        """Where the counts start: the gate's start, or an earlier step's (carried evidence)."""
         self.ledgers: dict[str, Ledger] = {}
 
     def ledger(self, series: str) -> Ledger:
         if series not in self.ledgers:
-            self.ledgers[series] = Ledger(self.start)
+            self.ledgers[series] = Ledger(self.since)
         return self.ledgers[series]
 
 
@@ -270,7 +276,7 @@ def evaluate(
 ) -> Evaluation:
     """One evaluation: every probe and every check, all at once."""
     started_at = _utc(runtime.wall())
-    state = state or SequentialState(runtime.wall().timestamp() - offset)
+    state = state or SequentialState(runtime.wall().timestamp() - offset, runtime.evidence_since)
     now = state.start + offset
     plans = {check.name: plan(spec, check) for check in spec.checks if is_sequential(spec, check)}
     promqls = [check.promql for check in spec.checks if check.name not in plans]
@@ -355,7 +361,7 @@ def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
 def _run(spec: GateSpec, runtime: GateRuntime) -> GateReport:
     started_at = _utc(runtime.wall())
     start = runtime.monotonic()
-    state = SequentialState(runtime.wall().timestamp())
+    state = SequentialState(runtime.wall().timestamp(), runtime.evidence_since)
     sequential_checks = [check.name for check in spec.checks if is_sequential(spec, check)]
     tests = len(sequential_checks)
     evaluations: list[Evaluation] = []
@@ -429,4 +435,5 @@ def _run(spec: GateSpec, runtime: GateRuntime) -> GateReport:
         verdict=verdict,
         evaluations=evaluations,
         notifications=runtime.notifier.stats if runtime.notifier is not None else None,
+        counted_since=_utc(datetime.fromtimestamp(state.since, UTC)) if state.since < state.start else None,
     )

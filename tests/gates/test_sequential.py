@@ -457,6 +457,29 @@ def test_a_test_without_any_evidence_is_inconclusive_whatever_on_undecided_says(
     assert report.verdict.deciding == "check errors"
 
 
+def test_a_gate_continuing_an_earlier_steps_evidence_decides_sooner() -> None:
+    # A healthy canary at one request/s, its previous step (same image) judged from 0 to 300 s.
+    # This step starts at 300 s: afresh it needs its own few hundred requests; carried, the first
+    # step's count is already most of the way.
+    def step(since: float | None) -> Any:
+        world = World(canary_error=0.005, canary_rate=1.0)
+        world.now = 300.0
+        runtime = world.runtime()
+        runtime.evidence_since = since
+        return run_gate(gate_spec(max_duration=1200), runtime)
+
+    afresh, carried = step(None), step(0.0)
+    assert afresh.verdict.status == carried.verdict.status == "pass"
+    assert carried.evaluations[-1].offset < afresh.evaluations[-1].offset
+    assert carried.counted_since == "1970-01-01T00:00:00.000Z" and afresh.counted_since is None
+    first = carried.evaluations[0].sequential[0]
+    assert first.canary_requests >= 250  # the previous step's requests, counted from the start
+    assert (
+        "Evidence carried from an earlier step of this release: requests counted since 1970-01-01T00:00:00.000Z"
+        in (to_markdown(carried))
+    )
+
+
 def test_the_report_states_the_mode_and_the_evidence() -> None:
     report = run(World(canary_error=0.05))
     document = json.loads(to_json(report))

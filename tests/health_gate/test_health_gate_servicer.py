@@ -196,3 +196,25 @@ def test_check_rejects_a_bad_spec_naming_the_field(provider: ProviderProcess, ho
         ),
         ("spec", "spec.probes[0].timeout: Input should be a valid number, got '2'"),
     ]
+
+
+def test_a_step_further_on_the_same_canary_continues_its_evidence(
+    provider: ProviderProcess, app: FaultyApp, prom: ScriptedServer, hook: ScriptedServer
+) -> None:
+    configure(provider, hook)
+    inputs = {
+        "spec": spec_for(app, prom),
+        "trigger": {"image": "app:2.0", "weight": 5},
+        "__provider": serialize(HealthGateProvider()),
+    }
+    created = provider.create(inputs)
+    first = from_struct(created.properties)["countedSince"]
+    # The next weight of the same image: counted from the first step's start (kept in the state).
+    step = {**inputs, "trigger": {"image": "app:2.0", "weight": 25}}
+    second = provider.update(created.id, created.properties, step)
+    assert from_struct(second.properties)["countedSince"] == first
+    assert "evidence carried from the previous step: counting since" in provider.log_path.read_text()
+    # A new image, or a smaller weight (a rollback), starts afresh.
+    for trigger in ({"image": "app:2.1", "weight": 50}, {"image": "app:2.0", "weight": 5}):
+        fresh = provider.update(created.id, second.properties, {**inputs, "trigger": trigger})
+        assert from_struct(fresh.properties)["countedSince"] > first, trigger
