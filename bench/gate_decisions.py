@@ -64,7 +64,7 @@ class Outcome:
     """Seconds after the canary started receiving traffic."""
 
 
-def _is_ok(result: QueryResult) -> bool:
+def is_ok(result: QueryResult) -> bool:
     return result.outcome is QueryOutcome.OK
 
 
@@ -80,7 +80,7 @@ def guide(trace: Trace) -> Outcome:
     for k in range(1, int(GUIDE_WATCH / GUIDE_INTERVAL) + 1):
         t = k * GUIDE_INTERVAL
         errors, latency = traces.error_ratio(trace, t), traces.latency_avg(trace, t)
-        if (_is_ok(errors) and errors.values[0] > 0.05) or (_is_ok(latency) and latency.values[0] > 2.0):
+        if (is_ok(errors) and errors.values[0] > 0.05) or (is_ok(latency) and latency.values[0] > 2.0):
             return Outcome("rollback", t)
     return Outcome("promote", GUIDE_WATCH)
 
@@ -103,7 +103,7 @@ def flagger(trace: Trace) -> Outcome:
     for k in range(1, int(traces.HORIZON / FLAGGER_INTERVAL) + 1):
         t = k * FLAGGER_INTERVAL
         errors, p99 = traces.error_ratio(trace, t), traces.latency_quantile(trace, 0.99, t)
-        good = _is_ok(errors) and 1 - errors.values[0] >= 0.99 and _is_ok(p99) and p99.values[0] <= 0.5
+        good = is_ok(errors) and 1 - errors.values[0] >= 0.99 and is_ok(p99) and p99.values[0] <= 0.5
         if good:
             passed += 1
             if passed >= FLAGGER_ITERATIONS:
@@ -133,7 +133,7 @@ def _argo_metric(measure: Callable[[float], QueryResult], good: Callable[[float]
         if t > traces.HORIZON:
             break
         result = measure(t)
-        if not _is_ok(result):
+        if not is_ok(result):
             errors += 1
             if errors > ARGO_CONSECUTIVE_ERRORS:
                 return Outcome("rollback", t)
@@ -303,7 +303,7 @@ class _NoLoad:
         return LoadStats(LOAD_RATE, 1)
 
 
-def _healthy_probes(probes: Sequence[ProbeSpec]) -> list[ProbeResult]:
+def healthy_probes(probes: Sequence[ProbeSpec]) -> list[ProbeResult]:
     # Probes are left out of the comparison (a canary with errors in a share of its requests
     # passes /health): they always pass here.
     return [ProbeResult(p.url, Status.PASS, p.response_limit, 200, 0.01, "HTTP 200") for p in probes]
@@ -314,7 +314,7 @@ def gate(spec: GateSpec, trace: Trace) -> Outcome:
     clock = VirtualClock()
     prometheus = FakePrometheus(spec, trace, lambda: clock.now)
     runtime = GateRuntime(
-        probe=_healthy_probes,
+        probe=healthy_probes,
         query=prometheus.query,
         samples=prometheus.samples,
         start_load=lambda _load, _probes, _seconds: _NoLoad(),
@@ -335,7 +335,7 @@ def case_name(case: Case, level: int) -> str:
     return f"{case.name}@{level}rps"
 
 
-def _quantile(values: list[float], q: float) -> float | None:
+def quantile(values: list[float], q: float) -> float | None:
     """Nearest-rank quantile; None when it falls on a trace the policy never decided (inf)."""
     ordered = sorted(values)
     value = ordered[max(0, math.ceil(q * len(ordered)) - 1)]
@@ -356,8 +356,8 @@ def summarise(case: Case, trace_list: list[Trace], outcomes: list[Outcome]) -> d
     }
     if case.bad:
         detect = [o.at if o.action == "rollback" else math.inf for o in outcomes]
-        row["detect_median_s"] = _quantile(detect, 0.5)
-        row["detect_p95_s"] = _quantile(detect, 0.95)
+        row["detect_median_s"] = quantile(detect, 0.5)
+        row["detect_p95_s"] = quantile(detect, 0.95)
         served = sorted(
             t.bad_until(o.at if o.action == "rollback" else traces.HORIZON)
             for t, o in zip(trace_list, outcomes, strict=True)
@@ -366,7 +366,7 @@ def summarise(case: Case, trace_list: list[Trace], outcomes: list[Outcome]) -> d
     else:
         row["false_rollback_rate"] = round(len(rollbacks) / n, 4)
         promote = [o.at if o.action == "promote" else math.inf for o in outcomes]
-        row["promote_median_s"] = _quantile(promote, 0.5)
+        row["promote_median_s"] = quantile(promote, 0.5)
     return row
 
 

@@ -158,13 +158,13 @@ def _binomial(rng: random.Random, n: int, p: float) -> int:
     return min(n, _poisson(rng, mean))
 
 
-def _lognormal_cdf(x: float, median: float, sigma: float) -> float:
+def lognormal_cdf(x: float, median: float, sigma: float) -> float:
     return 0.5 * (1 + math.erf((math.log(x) - math.log(median)) / (sigma * math.sqrt(2))))
 
 
 @functools.cache
 def _bucket_probabilities(median: float, sigma: float) -> list[float]:
-    cdf = [_lognormal_cdf(b, median, sigma) for b in BUCKETS]
+    cdf = [lognormal_cdf(b, median, sigma) for b in BUCKETS]
     probabilities = [cdf[0]] + [cdf[i] - cdf[i - 1] for i in range(1, len(cdf))]
     return [*probabilities, 1 - cdf[-1]]
 
@@ -172,8 +172,10 @@ def _bucket_probabilities(median: float, sigma: float) -> list[float]:
 @dataclass
 class Series:
     """One scrape target (pod): its counters at each of its scrapes (index k: ``times[k]``), as
-    scraped (a restart resets them), and reset-corrected totals for window queries."""
+    scraped (a restart resets them), and reset-corrected totals for window queries. Grown one
+    scrape at a time (``record``), so a trace can be generated as far as a clock has reached."""
 
+    pod: str
     times: list[float] = field(default_factory=list)
     present: list[bool] = field(default_factory=list)
     """Whether scrape k succeeded (a missing sample otherwise)."""
@@ -188,32 +190,40 @@ class Series:
     points: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = field(default_factory=dict)
     """Raw samples per series labels (``code``, or ``le``), present scrapes only."""
     point_times: list[float] = field(default_factory=list)
+    _last: dict[str, float] = field(default_factory=dict)
+    """Each column's value at the last present scrape (for the reset-corrected totals)."""
 
-    def finish(self, pod: str) -> None:
-        """Derive ``corrected`` and ``points`` once the counters are complete."""
-        columns: dict[str, list[float]] = {
-            "requests": self.requests,
-            "errors": self.errors,
-            "sum": self.latency_sum,
-            **{f"le{i}": [b[i] for b in self.buckets] for i in range(len(LE_LABELS))},
+    def record(self, counters: Counters, time: float, present: bool) -> None:
+        """Append one scrape of ``counters`` at ``time`` (``present``: it succeeded)."""
+        self.times.append(time)
+        self.present.append(present)
+        self.requests.append(counters.requests)
+        self.errors.append(counters.errors)
+        self.buckets.append(list(counters.buckets))
+        self.latency_sum.append(counters.latency_sum)
+        columns = {
+            "requests": counters.requests,
+            "errors": counters.errors,
+            "sum": counters.latency_sum,
+            **{f"le{i}": counters.buckets[i] for i in range(len(LE_LABELS))},
         }
-        for name, values in columns.items():
-            out: list[float] = []
-            total, previous = 0.0, None
-            for k, value in enumerate(values):
-                if self.present[k]:
-                    if previous is not None:
-                        total += value - previous if value >= previous else value
-                    previous = value
-                out.append(total)
-            self.corrected[name] = out
-        kept = [k for k, present in enumerate(self.present) if present]
-        self.point_times = [self.times[k] for k in kept]
-        ok = [self.requests[k] - self.errors[k] for k in kept]
-        self.points[(("code", "200"), ("pod", pod))] = list(zip(self.point_times, ok, strict=True))
-        self.points[(("code", "500"), ("pod", pod))] = [(self.times[k], self.errors[k]) for k in kept]
+        for name, value in columns.items():
+            out = self.corrected.setdefault(name, [])
+            total = out[-1] if out else 0.0
+            if present:
+                previous = self._last.get(name)
+                if previous is not None:
+                    total += value - previous if value >= previous else value
+                self._last[name] = value
+            out.append(total)
+        if not present:
+            return
+        self.point_times.append(time)
+        pod = ("pod", self.pod)
+        self.points.setdefault((("code", "200"), pod), []).append((time, counters.requests - counters.errors))
+        self.points.setdefault((("code", "500"), pod), []).append((time, counters.errors))
         for i, le in enumerate(LE_LABELS):
-            self.points[(("le", le), ("pod", pod))] = [(self.times[k], self.buckets[k][i]) for k in kept]
+            self.points.setdefault((("le", le), pod), []).append((time, counters.buckets[i]))
 
 
 @dataclass
@@ -256,16 +266,16 @@ def trace_seed(case: str, level: int, seed: int) -> int:
 
 
 @dataclass
-class _Counters:
+class Counters:
     requests: float = 0.0
     errors: float = 0.0
     latency_sum: float = 0.0
     buckets: list[float] = field(default_factory=lambda: [0.0] * len(LE_LABELS))
 
 
-def _serve(
+def serve(
     rng: random.Random,
-    counters: _Counters,
+    counters: Counters,
     rate: float,
     span: float,
     error_mass: float,
@@ -296,16 +306,7 @@ def _serve(
     return n, n_err
 
 
-def _record(series: Series, counters: _Counters, time: float, present: bool) -> None:
-    series.times.append(time)
-    series.present.append(present)
-    series.requests.append(counters.requests)
-    series.errors.append(counters.errors)
-    series.buckets.append(list(counters.buckets))
-    series.latency_sum.append(counters.latency_sum)
-
-
-def _times(phase: float, scrape: float, since: float = 0.0) -> list[float]:
+def scrape_times(phase: float, scrape: float, since: float = 0.0) -> list[float]:
     first = math.ceil((since - phase) / scrape)
     return [phase + scrape * k for k in range(first, math.floor((HORIZON - phase) / scrape) + 2)]
 
@@ -316,16 +317,16 @@ def _canary(case: Case, level: int, seed: int, load: float) -> tuple[Series, lis
     # latency), from its own stream so the users' requests are the same as without it.
     load_rng = random.Random(zlib.crc32(f"{case.name}|{level}|{seed}|load".encode()))
 
-    def serve(into: _Counters, start: float, end: float) -> tuple[int, int]:
-        served = _serve(rng, into, rate, end - start, case.error_mass(start, end), case.latency)
+    def users_and_load(into: Counters, start: float, end: float) -> tuple[int, int]:
+        served = serve(rng, into, rate, end - start, case.error_mass(start, end), case.latency)
         if load > 0:
-            _serve(load_rng, into, load, end - start, case.error_mass(start, end), case.latency)
+            serve(load_rng, into, load, end - start, case.error_mass(start, end), case.latency)
         return served
 
-    times = _times(rng.uniform(0.0, case.scrape), case.scrape)
+    times = scrape_times(rng.uniform(0.0, case.scrape), case.scrape)
     rate, legacy_stable_rate = level * CANARY_WEIGHT, level * (1 - CANARY_WEIGHT)
     rng.randrange(10**6, 10**7)  # the stable's start value before issue 14 (keeps the stream)
-    series, counters = Series(), _Counters()
+    series, counters = Series("canary-0"), Counters()
     bad, bad_served, previous = 0.0, [], 0.0
     regressed = case.latency != LATENCY_HEALTHY
     crash, back = RESTART_AT, RESTART_AT + RESTART_DOWN
@@ -335,44 +336,42 @@ def _canary(case: Case, level: int, seed: int, load: float) -> tuple[Series, lis
             # serves again, counting from zero, at `back`; scrapes in between fail.
             n = n_err = 0
             if previous < crash:
-                n, n_err = serve(counters, previous, crash)
+                n, n_err = users_and_load(counters, previous, crash)
             if time >= back:
-                counters = _Counters()
-                after = serve(counters, back, time)
+                counters = Counters()
+                after = users_and_load(counters, back, time)
                 n, n_err = n + after[0], n_err + after[1]
         else:
-            n, n_err = serve(counters, previous, time)
+            n, n_err = users_and_load(counters, previous, time)
         bad += n if regressed else n_err
         _poisson(rng, legacy_stable_rate * HEALTHY_ERROR * (time - previous))  # as before issue 14
         _poisson(rng, legacy_stable_rate * (1 - HEALTHY_ERROR) * (time - previous))
         down = case.outage and FAULT_WINDOW[0] <= time < FAULT_WINDOW[1]
         missing = case.no_data and FAULT_WINDOW[0] <= time < FAULT_WINDOW[1]
         restarting = case.restart and crash <= time < back
-        _record(series, counters, time, not (down or missing or restarting))
+        series.record(counters, time, not (down or missing or restarting))
         bad_served.append(bad)
         previous = time
-    series.finish("canary-0")
     return series, bad_served
 
 
 def _stable_pod(case: Case, level: int, seed: int, pod: int) -> Series:
     rng = random.Random(zlib.crc32(f"{case.name}|{level}|{seed}|stable|{pod}".encode()))
     # Scraped long before the canary started: samples from PAST seconds before time 0.
-    times = _times(rng.uniform(0.0, case.scrape), case.scrape, since=-PAST)
+    times = scrape_times(rng.uniform(0.0, case.scrape), case.scrape, since=-PAST)
     rate = level * (1 - CANARY_WEIGHT) / case.stable_pods
     # A pod that has served for days: large counters, its histogram filled as its latency says.
     start = float(rng.randrange(10**6, 10**7) // case.stable_pods)
-    cdf = [*(_lognormal_cdf(b, *LATENCY_HEALTHY) for b in BUCKETS), 1.0]
-    counters = _Counters(
+    cdf = [*(lognormal_cdf(b, *LATENCY_HEALTHY) for b in BUCKETS), 1.0]
+    counters = Counters(
         start, float(round(start * HEALTHY_ERROR)), start * 0.09, [float(round(start * c)) for c in cdf]
     )
-    series, previous = Series(), times[0] - case.scrape
+    series, previous = Series(f"stable-{pod}"), times[0] - case.scrape
     for time in times:
-        _serve(rng, counters, rate, time - previous, case.stable_error_mass(previous, time), LATENCY_HEALTHY)
+        serve(rng, counters, rate, time - previous, case.stable_error_mass(previous, time), LATENCY_HEALTHY)
         down = case.outage and FAULT_WINDOW[0] <= time < FAULT_WINDOW[1]
-        _record(series, counters, time, not down)
+        series.record(counters, time, not down)
         previous = time
-    series.finish(f"stable-{pod}")
     return series
 
 

@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from components.app_env import feature_env, owner_of
 from components.config_types import (
@@ -131,9 +131,17 @@ class BlueGreen(ConfigModel):
         return "green" if self.active == "blue" else "blue"
 
 
-def _steps(value: list[int]) -> list[int]:
-    if any(b <= a for a, b in itertools.pairwise(value)) or value[-1] != 100:
-        raise ValueError("expected increasing weights ending at 100, such as [5, 25, 50, 100]")
+def _steps(value: Any) -> Any:
+    # Checked whole, before the union: one message naming what is expected (pydantic would name
+    # each arm of `list | "auto"` and the list's item types).
+    weights = value if isinstance(value, list) else []
+    if value != "auto" and not (
+        weights
+        and all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 100 for w in weights)
+        and all(b > a for a, b in itertools.pairwise(weights))
+        and weights[-1] == 100
+    ):
+        raise ValueError("expected auto or increasing weights ending at 100, such as [5, 25, 50, 100]")
     return value
 
 
@@ -145,15 +153,13 @@ class Canary(ConfigModel):
     image: Image | None = None
     """Image under test; unset means no canary is running (no canary pods, no header route)."""
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
-    steps: Annotated[
-        list[Annotated[int, Field(ge=1, le=100)]], Field(min_length=1), AfterValidator(_steps)
-    ] = [
-        5,
-        25,
-        50,
-        100,
-    ]
-    """Weights `rollout release` walks through, a gate after each."""
+    steps: Annotated[list[int] | Literal["auto"], BeforeValidator(_steps)] = "auto"
+    """Weights `rollout release` walks through, a gate after each; ``auto``: chosen when the
+    release starts from the stable's traffic (gates/schedule.py), the evidence carried from step
+    to step."""
+    max_first_weight: Annotated[int, Field(ge=1, le=100)] = 25
+    """``auto``: the largest first weight (the share of users a total failure reaches before its
+    first evaluations)."""
     hosts: list[Host] = Field(default_factory=list)
     """The old spelling of ``expose.hosts``, still read (see AppSettings.exposure)."""
     gateways: list[GatewayRef] = Field(default_factory=list)

@@ -31,6 +31,7 @@ from components.workload import (
     selector_labels,
     track_selector,
 )
+from gates.schedule import accept_ratio
 
 TRACKS = ("stable", "canary")
 
@@ -191,7 +192,14 @@ class CanaryRelease(pulumi.ComponentResource):
                 self,
                 name,
                 args,
-                GateTarget("canary", app.gate.url, "canary", CANARY_HEADERS),
+                GateTarget(
+                    "canary",
+                    app.gate.url,
+                    "canary",
+                    CANARY_HEADERS,
+                    # An auto schedule's steps below its full test rule out a gross failure only.
+                    accept_ratio=accept_ratio(app.canary.weight) if app.canary.steps == "auto" else None,
+                ),
                 trigger={"image": tracks["canary"][0], "weight": app.canary.weight},
                 depends_on=[deployments["canary"], routes],
             )

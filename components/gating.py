@@ -54,6 +54,8 @@ class GateTarget:
     metrics: bool = True
     """Add the Prometheus checks. Off for the blue/green preview: only the gate's own probes
     reach the idle colour, so its rates say nothing, and a switch must not change the spec."""
+    accept_ratio: float | None = None
+    """The sequential tests' ``accept_ratio`` unless the app's gate spec sets one."""
 
 
 def gate_spec(
@@ -79,6 +81,8 @@ def gate_spec(
             # error rate is judged against the acceptable rate. A baseline equal to the track under
             # test means "none" (null would not survive Pulumi's serialization of the inputs).
             spec["sequential"] = {"baseline_version": target.track, **spec.get("sequential", {})}
+        if target.accept_ratio is not None:
+            spec["sequential"] = {"accept_ratio": target.accept_ratio, **spec.get("sequential", {})}
         spec["checks"] = [
             {
                 "name": f"{template}-{target.track or 'live'}",

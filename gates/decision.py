@@ -317,7 +317,7 @@ def judge_sequential(
     else:
         missing = " (no baseline data)" if baseline is not None else ""
         head += f" vs acceptable {_pct(evidence.reference_share)}{missing}"
-    ratio = f"{design.min_ratio:g}x"
+    ratio, ruled_out = f"{design.min_ratio:g}x", f"{design.ruled_out:g}x"
     if evidence.decision is Decision.REJECT:
         detail = (
             f"{head}: evidence {evidence.log_mixture:.2f} >= {design.reject_at:.2f}, "
@@ -326,7 +326,7 @@ def judge_sequential(
     elif evidence.decision is Decision.ACCEPT:
         detail = (
             f"{head}: evidence {evidence.log_lr_closest:.2f} <= {design.accept_at:.2f}, "
-            f"not {ratio} worse (error probability {design.beta:g})"
+            f"not {ruled_out} worse (error probability {design.beta:g})"
         )
     else:
         detail = (

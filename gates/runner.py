@@ -158,6 +158,7 @@ def design(spec: GateSpec) -> Design:
         alpha=settings.error_probability,
         beta=settings.early_pass_error_probability,
         min_ratio=settings.min_ratio,
+        accept_ratio=settings.accept_ratio,
     )
 
 

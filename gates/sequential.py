@@ -68,6 +68,14 @@ class Design:
     beta: float = 0.01
     """P(early pass | the canary is ``min_ratio`` times worse)."""
     min_ratio: float = 3.0
+    accept_ratio: float | None = None
+    """The ratio the early pass rules out (None: ``min_ratio``). Larger passes on less evidence:
+    a canary step that only has to rule out a gross failure before more traffic moves to it."""
+
+    @property
+    def ruled_out(self) -> float:
+        """The alternative the early pass must rule out."""
+        return self.min_ratio if self.accept_ratio is None else max(self.accept_ratio, self.min_ratio)
 
     @property
     def ratios(self) -> tuple[float, ...]:
@@ -101,7 +109,7 @@ class Evidence:
     log_mixture: float
     """log of the mixture likelihood ratio (evidence that the canary is worse)."""
     log_lr_closest: float
-    """log likelihood ratio of the closest alternative (R = min_ratio)."""
+    """log likelihood ratio of the alternative the early pass rules out (``Design.ruled_out``)."""
     canary_share: float
     reference_share: float
     reference: str
@@ -117,20 +125,22 @@ def _bad(counts: Counts) -> float:
     return min(max(counts.bad, 0.0), counts.requests)
 
 
-def _llrs(canary: Counts, baseline: Counts | None, design: Design, reference: Reference) -> list[float]:
+def _llrs(
+    canary: Counts, baseline: Counts | None, ratios: Sequence[float], reference: Reference
+) -> list[float]:
     """The log likelihood ratio of each alternative (``baseline`` None: against ``acceptable``)."""
     bad = _bad(canary)
     if baseline is not None:
         base_bad = max(_bad(baseline), reference.floor * baseline.requests)
         pi0 = canary.requests / (canary.requests + baseline.requests)
         llrs = []
-        for ratio in design.ratios:
+        for ratio in ratios:
             pi1 = ratio * pi0 / (ratio * pi0 + 1 - pi0)
             llrs.append(bad * math.log(pi1 / pi0) + base_bad * math.log((1 - pi1) / (1 - pi0)))
         return llrs
     p0 = reference.acceptable
     llrs = []
-    for ratio in design.ratios:
+    for ratio in ratios:
         p1 = min(ratio * p0, 0.999)
         llrs.append(bad * math.log(p1 / p0) + (canary.requests - bad) * math.log((1 - p1) / (1 - p0)))
     return llrs
@@ -157,13 +167,13 @@ def weigh(
         raise ValueError("no canary requests counted")
     compare = to_reject[1] is not None or to_accept[1] is not None
 
-    def llrs(pair: tuple[Counts, Counts | None]) -> list[float] | None:
+    def llrs(pair: tuple[Counts, Counts | None], ratios: Sequence[float]) -> list[float] | None:
         canary, baseline = pair
         if not usable(canary) or (compare and not usable(baseline)):
             return None
-        return _llrs(canary, baseline if compare else None, design, reference)
+        return _llrs(canary, baseline if compare else None, ratios, reference)
 
-    rejecting, accepting = llrs(to_reject), llrs(to_accept)
+    rejecting, accepting = llrs(to_reject, design.ratios), llrs(to_accept, (design.ruled_out,))
     mixture = _log_mean_exp(rejecting) if rejecting is not None else 0.0
     closest = accepting[0] if accepting is not None else 0.0
     if mixture >= design.reject_at:

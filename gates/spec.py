@@ -169,6 +169,11 @@ class SequentialSpec(_Model):
     min_ratio: float = Field(default=3.0, gt=1, le=100)
     """The smallest error-rate ratio (canary / reference) that must be caught; the test mixes
     min_ratio, 3x, 9x and 27x that."""
+    accept_ratio: float | None = Field(default=None, gt=1, le=1000)
+    """The ratio the early pass rules out (at ``early_pass_error_probability``); None:
+    ``min_ratio``. Larger passes on less evidence: an intermediate canary step only rules out a
+    gross failure before more traffic moves, the evidence carried to the last step, which rules
+    out ``min_ratio``. Rejection is unchanged (at least ``min_ratio`` worse)."""
     baseline_version: str | None = "stable"
     """``version`` label of the baseline track: a check selecting ``version: canary`` is compared
     with the same selector at ``version: <baseline_version>``. None: no comparison."""
@@ -491,6 +496,13 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
                 "sequential.acceptable_error_rate",
                 f"times min_ratio ({sequential.min_ratio:g}) must be below 1, got "
                 f"{sequential.acceptable_error_rate:g}",
+            )
+        )
+    if sequential.accept_ratio is not None and sequential.accept_ratio < sequential.min_ratio:
+        problems.append(
+            Problem(
+                "sequential.accept_ratio",
+                f"must be at least min_ratio ({sequential.min_ratio:g}), got {sequential.accept_ratio:g}",
             )
         )
     if sequential.baseline_version is not None and not sequential.baseline_version.strip():

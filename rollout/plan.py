@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from components.app_settings import AppSettings
 from components.settings import PROJECT
+from gates.schedule import Schedule, fixed
 from rollout.changes import Ownership
 from rollout.history import HistoryEntry, short_image
 
@@ -129,6 +130,9 @@ class ReleasePlan:
     image: str
     previous_image: str
     steps: tuple[Step, ...]
+    schedule: str = ""
+    """How a canary's weights were chosen (``canary.steps: auto``), e.g. "measured 4.8 req/s:
+    steps 25, 50, 100; about 16 min of gates"; empty when they are configured."""
 
 
 RELEASE_STATE: tuple[tuple[str, ...], ...] = (
@@ -207,9 +211,11 @@ def plan_release(
     strategy: str | None = None,
     scale_down_idle: bool = False,
     start: Change | None = None,
+    schedule: Schedule | None = None,
 ) -> ReleasePlan:
     """The steps that release ``image`` for one app, by the app's configured strategy. ``start``
-    (deployed_state) is written with the first step.
+    (deployed_state) is written with the first step. ``schedule``: the weights of a canary whose
+    ``canary.steps`` is ``auto`` (rollout/schedule.py measures them; without it, the fixed steps).
 
     ``strategy``, when given, must equal the configured one: a release never changes how an app is
     deployed (that is a reviewed config change of its own).
@@ -222,8 +228,14 @@ def plan_release(
             "configured strategy, change the config to switch strategies"
         )
     prefix = f"release {app_name} {short_image(image)}"
+    note = basis = ""
     if configured == "canary":
-        steps = _canary_steps(app_name, app, image, prefix)
+        if app.canary.steps == "auto":
+            schedule = schedule or fixed("traffic not measured")
+            weights, note, basis = schedule.steps, schedule.reason, schedule.basis
+        else:
+            weights = tuple(app.canary.steps)
+        steps = _canary_steps(app_name, app, image, prefix, weights, basis)
     elif configured == "blue-green":
         steps = _blue_green_steps(app_name, app, image, prefix, scale_down_idle)
     else:
@@ -242,10 +254,12 @@ def plan_release(
             tuple(k for k in start.remove if k not in first.change.set) + first.change.remove,
         )
         steps = (replace(first, change=merged), *steps[1:])
-    return ReleasePlan(app_name, configured, image, app.image, steps)
+    return ReleasePlan(app_name, configured, image, app.image, steps, note)
 
 
-def _canary_steps(app_name: str, app: AppSettings, image: str, prefix: str) -> tuple[Step, ...]:
+def _canary_steps(
+    app_name: str, app: AppSettings, image: str, prefix: str, planned: Sequence[int], basis: str
+) -> tuple[Step, ...]:
     if app.canary_running:
         raise PlanError(
             f"app {app_name} already runs a canary ({app.canary.image} at {app.canary.weight}%): "
@@ -256,7 +270,7 @@ def _canary_steps(app_name: str, app: AppSettings, image: str, prefix: str) -> t
     mirror = app.canary.mirror
     # With a mirror, the canary first runs at weight 0 on copies of the stable's requests; a
     # failure then removes the canary altogether (at weight 0 the copies would go on).
-    weights: list[int] = [0, *app.canary.steps] if mirror else list(app.canary.steps)
+    weights: list[int] = [0, *planned] if mirror else list(planned)
     steps: list[Step] = []
     for index, percent in enumerate(weights):
         change = Change({canary_image: image, weight: str(percent)} if index == 0 else {weight: str(percent)})
@@ -274,7 +288,9 @@ def _canary_steps(app_name: str, app: AppSettings, image: str, prefix: str) -> t
             Step(
                 name,
                 f"{prefix}: {name}"
-                + (" of the stable's requests, no user served" if name.startswith("mirror") else ""),
+                + (" of the stable's requests, no user served" if name.startswith("mirror") else "")
+                # The history records why these weights (the first step's message).
+                + (f" (auto: {basis})" if basis and index == 0 else ""),
                 change,
                 undo,
                 owned(app_name, (*tracks, *ROUTING), keeps=("stable", *(() if index == 0 else ("canary",)))),
@@ -373,6 +389,8 @@ def release_lines(plan: ReleasePlan) -> list[str]:
     lines = [
         f"release {plan.app}: {plan.previous_image} -> {plan.image} ({plan.strategy}, {steps_text(len(plan.steps))})"
     ]
+    if plan.schedule:
+        lines.append(f"  canary.steps auto: {plan.schedule}")
     for index, step in enumerate(plan.steps, 1):
         lines.append(f"  {index}. {step.name}: up --message {json.dumps(step.message)}")
         lines += [f"       {line}" for line in step.change.lines()]

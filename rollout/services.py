@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from gates.notify import Post
 from rollout.interaction import Terminal
 from rollout.offline.stackfile import cli_on_path
+from rollout.schedule import Measure, measure_stable
 from rollout.stacks import StackOpener, open_stack
 
 
@@ -23,3 +24,5 @@ class Services:
     """HTTP POST for notifications (default: requests.post)."""
     cli_available: Callable[[], bool] = cli_on_path
     """Whether a `pulumi` CLI can be run; without one, dry runs plan from the stack file."""
+    measure_traffic: Measure = measure_stable
+    """The stable track's traffic, for `canary.steps: auto` (rollout/schedule.py)."""

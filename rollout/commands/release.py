@@ -37,6 +37,7 @@ from components.config_types import Strategy
 from components.settings import DEFAULT_APP, PROJECT, StackSettings, parse_settings
 from components.validation import ConfigError, parse_image
 from credentials import mask
+from gates.schedule import Schedule
 from rollout.engine_output import gate_report
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, ConfigMap, secret_values
@@ -57,6 +58,7 @@ from rollout.plan import (
 from rollout.process import Interrupted
 from rollout.recovery import inspect, refuse_leftovers
 from rollout.restore import execute, plan_lines, plan_rollback
+from rollout.schedule import TOKEN_ENV, plan_schedule
 from rollout.services import Services
 from rollout.stacks import StackAccess, StackLockedError, UpFailedError
 from rollout.steps import revert_config, run_checked
@@ -140,7 +142,11 @@ def _app_config(raw: Mapping[str, Any], app: str) -> dict[str, Any]:
 
 
 def _plan(
-    args: argparse.Namespace, console: Console, settings: StackSettings, start: Change | None = None
+    args: argparse.Namespace,
+    console: Console,
+    settings: StackSettings,
+    start: Change | None = None,
+    schedule: Schedule | None = None,
 ) -> ReleasePlan | None:
     """The release plan, printed; None when the app already runs the image."""
     app_name = _choose_app(settings.apps, args.app)
@@ -156,6 +162,7 @@ def _plan(
             strategy=args.strategy,
             scale_down_idle=args.scale_down_idle,
             start=start,
+            schedule=schedule,
         )
     except PlanError as error:
         raise CommandError(f"stack {args.stack}: {error}") from None
@@ -207,7 +214,13 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
                 )
                 raw["apps"] = {**raw.get("apps", {}), app_name: with_state(current, start, app_name)}
                 settings = _settings(raw, args.stack, secrets)
-        plan = _plan(args, console, settings, start)
+        schedule = None
+        if settings.apps[app_name].image != args.image or settings.apps[app_name].canary_running:
+            # The gates' own token (secret config), else the one `rollout report` uses.
+            token = config.get(f"{PROJECT}:prometheusToken")
+            token_value = (token.value if token else None) or services.env.get(TOKEN_ENV) or None
+            schedule = plan_schedule(settings, app_name, token_value, services.measure_traffic)
+        plan = _plan(args, console, settings, start, schedule)
         if plan is None:
             return ExitCode.OK
         if args.dry_run:

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rollout.exit_codes import CommandError, ExitCode
+from rollout.schedule import TOKEN_ENV
 
 if TYPE_CHECKING:
     from rollout.cli import Console
 
-TOKEN_ENV = "ROLLOUT_PROMETHEUS_TOKEN"
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 _WINDOW = re.compile(r"^[1-9][0-9]*(s|m|h)$")
 

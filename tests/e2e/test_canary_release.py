@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.sandbox import Project
 from tests.e2e.stacks import APP, GATE_SPEC, namespace, policy_pack, sandbox_config
@@ -45,6 +46,13 @@ class Canary:
 
     def weights(self) -> list[int]:
         return [d["weight"] for d in self.routes()[-1]["route"]]
+
+    def set_steps(self, steps: list[int] | str) -> None:
+        """``canary.steps`` in the stack file, the rest of it (the release state) as it is."""
+        path = self.project.stack_file(self.stack)
+        document = yaml.safe_load(path.read_text())
+        document["config"]["flutter-app:apps"][APP]["canary"]["steps"] = steps
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
 
     def generation(self, kind: str, name: str) -> int:
         generation: int = self.get(kind, name)["metadata"]["generation"]
@@ -96,25 +104,46 @@ def test_before_a_release_there_is_no_header_route_and_no_canary_pod(canary: Can
 
 def test_healthy_canary_walks_the_steps_in_place_and_promotes_to_one_track(canary: Canary) -> None:
     route_uid = canary.get(ROUTES, APP)["metadata"]["uid"]
-    result = canary.project.rollout("release", "--stack", canary.stack, "--image", f"{REPO}:1.5.0", "--yes")
+    # canary.steps auto (the default): the weights come from the stable's traffic as the real
+    # Prometheus measured it from the stand-in's scrapes.
+    canary.set_steps("auto")
+    try:
+        result = canary.project.rollout(
+            "release", "--stack", canary.stack, "--image", f"{REPO}:1.5.0", "--yes"
+        )
+    finally:
+        canary.set_steps(STEPS)
     assert result.returncode == 0, result.stdout + result.stderr
+    said = result.stdout + result.stderr
+    planned = re.search(
+        r"canary\.steps auto: measured ([0-9.]+) req/s: steps (\d+), 50, 100; about \d+ min", said
+    )
+    assert planned and float(planned[1]) > 0, said
+    first, *later = [f"canary {w}%" for w in (planned[2], 50, 100)]
     blocks = step_blocks(result.stderr)
     assert list(blocks) == [
-        "canary 5%",
-        "canary 25%",
-        "canary 100%",
+        first,
+        *later,
         "promote: stable image",
         "promote: traffic to stable",
         "promote: remove canary",
     ]
     # Each weight after the first moved by editing the VirtualService (and re-running its gate):
     # neither Deployment was touched.
-    for name in ("canary 25%", "canary 100%"):
+    for name in later:
         assert updated_types(blocks[name]) == {
             "kubernetes:networking.istio.io/v1:VirtualService",
             "pulumi-python:dynamic/gates:HealthGate",
         }, name
-    assert "kubernetes:apps/v1:Deployment" in updated_types(blocks["canary 5%"])  # canary pods start
+    assert "kubernetes:apps/v1:Deployment" in updated_types(blocks[first])  # canary pods start
+    # The canary gate of each later weight continued the evidence of the one before (the same
+    # image: countedSince, kept in the state); the first started from zero.
+    carried = "[gate flutter-app-canary] evidence carried from the previous step: counting since"
+    assert carried not in blocks[first]
+    assert all(carried in blocks[name] for name in later)
+    # The history records why these weights.
+    messages = [entry.get("message", "") for entry in canary.project.history(canary.stack)]
+    assert f"release {APP} 1.5.0: {first} (auto: measured {planned[1]} req/s)" in messages, messages
     assert canary.get(ROUTES, APP)["metadata"]["uid"] == route_uid  # updated in place, never replaced
     # Promoted: the stable track runs the image and takes all traffic; the canary runs nothing
     # and its header route is gone.

@@ -62,7 +62,8 @@ def test_the_demo_deploys_releases_and_stops_a_bad_release(sandbox: Sandbox, tmp
         assert route is not None
         # The last rule splits users' traffic (a header rule for testers may precede it).
         weights = {
-            dest["destination"]["subset"]: dest.get("weight", 0) for dest in route["spec"]["http"][-1]["route"]
+            dest["destination"]["subset"]: dest.get("weight", 0)
+            for dest in route["spec"]["http"][-1]["route"]
         }
         assert weights.get("canary", 0) == 0 and weights["stable"] == 100, weights
         # The sandbox stays up; what the demo itself started is gone.

@@ -251,6 +251,10 @@ def test_which_checks_are_sequential() -> None:
             "sequential.min_slow_share: Input should be greater than 0, got 0",
         ),
         ({"sequential": {"baseline_version": " "}}, "sequential.baseline_version: must not be empty"),
+        (
+            {"sequential": {"accept_ratio": 2}},
+            "sequential.accept_ratio: must be at least min_ratio (3), got 2",
+        ),
         ({"mode": "sprt"}, "mode: Input should be 'sequential' or 'threshold'"),
         ({"max_hold": -1}, "max_hold: Input should be greater than or equal to 0, got -1"),
         ({"max_duration": 200}, "max_duration: must be at least duration (300), got 200"),
@@ -386,6 +390,17 @@ def test_a_healthy_canary_passes_early_once_accepted() -> None:
     assert report.evaluations[-1].offset < 300
     # Warming up (no scrape yet) neither fails nor extends the gate.
     assert report.evaluations[0].status == "inconclusive"
+
+
+def test_an_accept_ratio_passes_on_less_evidence_and_still_rejects_at_min_ratio() -> None:
+    # An intermediate step of an auto schedule only rules out a canary ten times worse.
+    slow = World(canary_error=0.005, canary_rate=2)
+    full, gross = run(slow), run(World(canary_error=0.005, canary_rate=2), sequential={"accept_ratio": 10})
+    assert gross.verdict.status == "pass" and "not 10x worse" in gross.verdict.reason
+    assert gross.evaluations[-1].offset < full.evaluations[-1].offset
+    # Rejection is the full test's: 5 % against 0.5 % still fails.
+    bad = run(World(canary_error=0.05), sequential={"accept_ratio": 10})
+    assert bad.verdict.status == "fail" and "at least 3x worse" in bad.verdict.reason
 
 
 def test_no_early_pass_before_min_duration() -> None:

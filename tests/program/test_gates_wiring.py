@@ -151,4 +151,10 @@ def test_only_the_canary_gate_compares_with_a_baseline(project: Path) -> None:
     assert live["sequential"] == {"baseline_version": "blue"}  # itself: no baseline queries
     set_canary(project, image="ghcr.io/example/flutter-app:1.5.0", weight=5)
     canary = clean(gates(run_stack(project, "staging"))["flutter-app-canary-gate"].inputs["spec"])
-    assert "sequential" not in canary  # the default baseline: version stable
+    # The default baseline (version stable); below 50 % an auto schedule's step only rules out a
+    # canary ten times worse before the weight rises (gates/schedule.py).
+    assert canary["sequential"] == {"accept_ratio": 10.0}
+    # Explicit steps are walked as written: every gate runs the full test.
+    set_canary(project, image="ghcr.io/example/flutter-app:1.5.0", weight=5, steps=[5, 25, 50, 100])
+    canary = clean(gates(run_stack(project, "staging"))["flutter-app-canary-gate"].inputs["spec"])
+    assert "sequential" not in canary

@@ -10,6 +10,7 @@ import pytest
 
 from components.app_settings import AppSettings
 from components.settings import parse_settings
+from gates.schedule import Schedule
 from rollout.configdiff import config_diff, diff_lines, project_defaults, unrestorable_keys
 from rollout.history import (
     MASKED,
@@ -289,8 +290,10 @@ def test_canary_steps_walk_each_weight_then_promote_in_three_steps() -> None:
     app = app_settings("staging", {"image": OLD})
     plan = plan_release("flutter-app", app, NEW)
     assert plan.strategy == "canary"
+    # canary.steps auto (the default) without a measurement: the fixed steps, and the history says so.
+    assert plan.schedule == "traffic not measured: the fixed steps 5, 25, 50, 100"
     assert [s.message for s in plan.steps] == [
-        "release flutter-app 1.5.0: canary 5%",
+        "release flutter-app 1.5.0: canary 5% (auto: traffic not measured)",
         "release flutter-app 1.5.0: canary 25%",
         "release flutter-app 1.5.0: canary 50%",
         "release flutter-app 1.5.0: canary 100%",
@@ -313,6 +316,22 @@ def test_canary_steps_walk_each_weight_then_promote_in_three_steps() -> None:
     assert traffic.undo is not None and dict(traffic.undo.change.set) == {weight: "100"}
     assert not removal.change.set and removal.change.remove == ("flutter-app:apps.flutter-app.canary.image",)
     assert removal.undo is None
+
+
+def test_a_measured_schedule_gives_the_weights_and_is_recorded() -> None:
+    app = app_settings("staging", {"image": OLD})
+    measured = Schedule((25, 50, 100), "measured 5 req/s", "steps 25, 50, 100; about 16 min of gates", 5.0)
+    plan = plan_release("flutter-app", app, NEW, schedule=measured)
+    assert [s.name for s in plan.steps][:3] == ["canary 25%", "canary 50%", "canary 100%"]
+    assert plan.steps[0].message == "release flutter-app 1.5.0: canary 25% (auto: measured 5 req/s)"
+    assert (
+        release_lines(plan)[1]
+        == "  canary.steps auto: measured 5 req/s: steps 25, 50, 100; about 16 min of gates"
+    )
+    # Explicit steps are walked as written, whatever was measured.
+    explicit = app_settings("staging", {"image": OLD, "canary": {"steps": [10, 100]}})
+    plan = plan_release("flutter-app", explicit, NEW, schedule=measured)
+    assert plan.schedule == "" and [s.name for s in plan.steps][:2] == ["canary 10%", "canary 100%"]
 
 
 def test_canary_custom_steps() -> None:
