@@ -208,7 +208,7 @@ class OnlinePrometheus(FakePrometheus):
         return super().samples(selector, start, end)
 
 
-def _gate(spec: GateSpec, world: World, start: float, since: float | None) -> tuple[bool, float]:
+def _gate(spec: GateSpec, world: World, start: float, carried: tuple[float, ...]) -> tuple[bool, float]:
     """Run one step's gate from ``start``: (passed, when it ended)."""
     clock = VirtualClock()
     clock.now = start
@@ -221,7 +221,7 @@ def _gate(spec: GateSpec, world: World, start: float, since: float | None) -> tu
         sleep=clock.sleep,
         wall=lambda: datetime.fromtimestamp(clock.now, UTC),
         concurrent=False,
-        evidence_since=since,
+        carried=carried,
     )
     report = run_gate(spec, runtime)
     return report.verdict.status is Status.PASS, clock.now
@@ -236,15 +236,16 @@ def walk(world: World, steps: tuple[int, ...], carry: bool, auto: bool = False) 
     """Our release: each step's weight, its `pulumi up`, its gate; a failed gate undoes the
     traffic. ``auto``: the gates of an auto schedule (gates.schedule.accept_ratio)."""
     spec = default_spec()
-    t, since = 0.0, None
+    t, starts = 0.0, tuple[float, ...]()
     for weight in steps:
         world.set_weight(t, weight)
         start = t + STEP_UP_S
         ratio = accept_ratio(weight) if auto else None
         step_spec = intermediate(spec, ratio) if ratio is not None else spec
-        passed, t = _gate(step_spec, world, start, since if carry else None)
-        # Carried evidence counts from the first gate's start (its countedSince in the state).
-        since = start if since is None else since
+        passed, t = _gate(step_spec, world, start, starts if carry else ())
+        # Carried evidence: the strata's edges, the first gate's start then each gate's end (the
+        # HealthGate's `evidence` output in the state).
+        starts = (*(starts or (start,)), t)
         if not passed:
             world.set_weight(t, 0)
             return Outcome("rollback", t)

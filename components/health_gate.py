@@ -8,9 +8,10 @@ answers Create/Update in preview without calling the provider (only the pure Che
 
 A failed gate raises ``GateFailedError``; the first line of its message names the deciding check,
 its value and its limit, so `pulumi up` fails with that message. Outputs are the verdict and a
-one-line summary, never a secret, and ``countedSince``: where its sequential tests' counts
-started. An update that judges the same canary image one step further (a larger weight, after a
-pass) continues from there: evidence carried across a release's steps, kept in the stack state.
+one-line summary, never a secret, and ``evidence``: the edges of the strata its sequential tests
+counted (the first step's gate start, the end of each step's gate, this one's last). An update that
+judges the same canary image one step further (a larger weight, after a pass) continues from
+there: evidence carried across a release's steps, kept in the stack state.
 A new image, a smaller weight (a rollback) or a gate created afresh (a re-release after the
 undo, which deletes the canary's gate) starts from zero.
 
@@ -73,20 +74,27 @@ MAX_CARRY_S = 2 * 3600
 """Evidence older than this is not carried: the gate would re-read that much raw history."""
 
 
-def carried_since(olds: Mapping[str, Any], news: Mapping[str, Any], now: float) -> float | None:
-    """Where the previous run of this gate started counting, when this run continues its
-    evidence: it passed, and the trigger names the same canary image at a larger weight."""
+def carried_steps(olds: Mapping[str, Any], news: Mapping[str, Any], now: float) -> tuple[float, ...]:
+    """The edges of the earlier steps' evidence this run continues (empty: none; see
+    GateRuntime.carried): the previous run passed, and the trigger names the same canary image at
+    a larger weight."""
     before, after = _plain(olds.get("trigger")), _plain(news.get("trigger"))
-    since = olds.get("countedSince")
-    if olds.get("verdict") != "pass" or not isinstance(since, int | float) or now - since > MAX_CARRY_S:
-        return None
+    starts = olds.get("evidence")
+    if (
+        olds.get("verdict") != "pass"
+        or not isinstance(starts, list | tuple)
+        or not starts
+        or not all(isinstance(t, int | float) for t in starts)
+        or now - starts[0] > MAX_CARRY_S
+    ):
+        return ()
     if not isinstance(before, Mapping) or not isinstance(after, Mapping):
-        return None
+        return ()
     old_weight, new_weight = before.get("weight"), after.get("weight")
     if not isinstance(old_weight, int | float) or not isinstance(new_weight, int | float):
-        return None
+        return ()
     same_canary = after.get("image") is not None and before.get("image") == after.get("image")
-    return float(since) if same_canary and new_weight > old_weight else None
+    return tuple(float(t) for t in starts) if same_canary and new_weight > old_weight else ()
 
 
 def fingerprint(trigger: Any) -> str:
@@ -153,7 +161,7 @@ class HealthGateProvider(pulumi.dynamic.ResourceProvider):
         ) != _plain(news.get("trigger"))
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
-    def _run(self, props: dict[str, Any], since: float | None = None) -> dict[str, Any]:
+    def _run(self, props: dict[str, Any], carried: tuple[float, ...] = ()) -> dict[str, Any]:
         spec = parse_spec(_plain(props["spec"]))
         secrets = self._secrets(spec)
 
@@ -162,12 +170,13 @@ class HealthGateProvider(pulumi.dynamic.ResourceProvider):
 
         runtime = build_runtime(spec, secrets, log=_log.info)
         runtime.on_evaluation = progress
-        runtime.evidence_since = since
+        runtime.carried = carried
         started = time.time()
-        if since is not None:
+        if carried:
             print(
                 f"[gate {spec.name}] evidence carried from the previous step: counting since "
-                f"{datetime.fromtimestamp(since, UTC):%H:%M:%S} UTC ({started - since:.0f} s before this gate)",
+                f"{datetime.fromtimestamp(carried[0], UTC):%H:%M:%S} UTC ({started - carried[0]:.0f} s "
+                f"before this gate, {len(carried)} earlier step{'s' if len(carried) > 1 else ''})",
                 file=sys.stderr,
             )
         report = run_gate(spec, runtime)
@@ -199,7 +208,7 @@ class HealthGateProvider(pulumi.dynamic.ResourceProvider):
             "evaluations": len(report.evaluations),
             "startedAt": report.started_at,
             "endedAt": report.ended_at,
-            "countedSince": started if since is None else min(since, started),
+            "evidence": [*(carried or [started]), time.time()],
         }
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
@@ -207,7 +216,7 @@ class HealthGateProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.CreateResult(f"gate-{fingerprint(outs['trigger'])}", outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        return pulumi.dynamic.UpdateResult(self._run(news, carried_since(olds, news, time.time())))
+        return pulumi.dynamic.UpdateResult(self._run(news, carried_steps(olds, news, time.time())))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to tear down: a gate is a record of a decision."""
@@ -247,7 +256,7 @@ class HealthGate(pulumi.dynamic.Resource, module="gates", name="HealthGate"):
                 "evaluations": None,
                 "startedAt": None,
                 "endedAt": None,
-                "countedSince": None,
+                "evidence": None,
             },
             opts,
         )

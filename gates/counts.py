@@ -122,7 +122,10 @@ class Ledger:
     """The samples of one selector (one metric of one track), merged across fetches."""
 
     start: float
-    """The gate's start (Prometheus time)."""
+    """Where counting starts (Prometheus time): the gate's start, or an earlier step's."""
+    boundaries: tuple[float, ...] = ()
+    """When carrying evidence: where each later stratum starts (the end of the gate after which the
+    weight moved), oldest first. The counts between two are one stratum (gates/sequential.py)."""
     series: dict[tuple[tuple[str, str], ...], SeriesLog] = field(default_factory=dict)
     fetched_until: float | None = None
     _selected: dict[tuple[tuple[str, str], ...], list[SeriesLog]] = field(default_factory=dict, repr=False)
@@ -212,12 +215,20 @@ class Alignment:
     baseline: Window
 
 
+def strata(canary: Ledger) -> list[Alignment]:
+    """The closed strata of carried evidence: from the counting start to the first boundary,
+    then boundary to boundary; both tracks counted to their last sample at or before the end."""
+    edges = [canary.start, *canary.boundaries]
+    return [Alignment(Window(a, end_before=b), Window(a, end_before=b)) for a, b in itertools.pairwise(edges)]
+
+
 def align(canary: Ledger, baseline: Ledger, now: float) -> tuple[Alignment, Alignment]:
     """(to reject, to accept): for rejecting, the canary counted up to the oldest of the
     baseline's latest samples and the baseline up to a sample at or after that; for accepting,
     the baseline counted up to the oldest of the canary's latest samples. Stale series are left
-    out of the cut (a deleted pod would hold it back forever) and counted to their end."""
-    start = canary.start
+    out of the cut (a deleted pod would hold it back forever) and counted to their end. With
+    carried evidence, from the last boundary (the current stratum)."""
+    start = canary.boundaries[-1] if canary.boundaries else canary.start
     base_latest = [log.times[-1] for log in baseline.live(now)]
     canary_latest = [log.times[-1] for log in canary.live(now)]
     if base_latest:

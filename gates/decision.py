@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gates.counts import Ledger, Window, align
+from gates.counts import Ledger, Window, align, strata
 from gates.results import (
     CheckResult,
     Decision,
@@ -41,7 +41,7 @@ from gates.results import (
     Verdict,
     fmt,
 )
-from gates.sequential import Counts, Design, Reference, usable, weigh
+from gates.sequential import Counts, Design, Reference, pooled, usable, weigh
 from gates.spec import OnNoData, SequentialKind
 
 _NO_DATA_STATUS = {"inconclusive": Status.INCONCLUSIVE, "fail": Status.FAIL, "pass": Status.PASS}
@@ -297,11 +297,18 @@ def judge_sequential(
         to_reject, to_accept = align(canary.ledger, baseline.ledger, now)
         reject = (read_canary(to_reject.canary), read_base(to_reject.baseline))
         accept = (read_canary(to_accept.canary), read_base(to_accept.baseline))
+        earlier = [(read_canary(a.canary), read_base(a.baseline)) for a in strata(canary.ledger)]
     else:
         reject = accept = (latest, None)
-    evidence = weigh(reject, accept, design, check.reference)
-    shown_canary = accept[0]
-    shown_base = next((b for b in (accept[1], reject[1]) if b is not None and usable(b)), None)
+        earlier = []
+    evidence = weigh(reject, accept, design, check.reference, earlier)
+    shown_canary = pooled([*(c for c, _ in earlier), accept[0]])
+    current_base = next((b for b in (accept[1], reject[1]) if b is not None and usable(b)), None)
+    shown_base = (
+        pooled([*(b for _, b in earlier), *([current_base] if current_base else [])])
+        if current_base is not None or earlier
+        else None
+    )
     what = "error rate" if check.kind == "error-rate" else f"slower than {fmt(bound)} s"
     head = f"{what} {_pct(evidence.canary_share)} ({fmt(shown_canary.bad)} of {fmt(shown_canary.requests)})"
     if evidence.reference == "baseline" and shown_base is not None:

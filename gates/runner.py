@@ -114,9 +114,11 @@ class GateRuntime:
     concurrent: bool = True
     """Run an evaluation's queries in parallel threads; False runs them one after another in the
     calling thread (for virtual-clock runs whose queries return at once, e.g. bench/)."""
-    evidence_since: float | None = None
-    """Prometheus (unix) time from which the sequential tests count requests, when this gate
-    continues the evidence of an earlier step judging the same canary (None: from its own start).
+    carried: tuple[float, ...] = ()
+    """When this gate continues the evidence of earlier steps judging the same canary, the edges
+    of its strata (Prometheus unix time): the first step's gate start, then the end of each earlier
+    step's gate (the weight moves only after a gate passed). The sequential tests count requests
+    from the first edge, each step a stratum (gates/sequential.py). Empty: from its own start.
     One test over the whole release: see docs/gates.md, "Evidence carried across steps"."""
 
 
@@ -201,16 +203,18 @@ def plan(spec: GateSpec, check: CheckSpec) -> Plan:
 class SequentialState:
     """The samples a run's sequential checks have read so far, per selector."""
 
-    def __init__(self, start: float, since: float | None = None) -> None:
+    def __init__(self, start: float, carried: tuple[float, ...] = ()) -> None:
         self.start = start
         """The gate's start in Prometheus (unix) time."""
-        self.since = start if since is None else min(since, start)
-        """Where the counts start: the gate's start, or an earlier step's (carried evidence)."""
+        self.since = min(carried[0], start) if carried else start
+        """Where the counts start: the gate's start, or the first earlier step's (carried evidence)."""
+        self.boundaries = tuple(t for t in carried[1:] if self.since < t <= start)
+        """Where each later stratum starts; the last is this step's."""
         self.ledgers: dict[str, Ledger] = {}
 
     def ledger(self, series: str) -> Ledger:
         if series not in self.ledgers:
-            self.ledgers[series] = Ledger(self.since)
+            self.ledgers[series] = Ledger(self.since, self.boundaries)
         return self.ledgers[series]
 
 
@@ -277,7 +281,7 @@ def evaluate(
 ) -> Evaluation:
     """One evaluation: every probe and every check, all at once."""
     started_at = _utc(runtime.wall())
-    state = state or SequentialState(runtime.wall().timestamp() - offset, runtime.evidence_since)
+    state = state or SequentialState(runtime.wall().timestamp() - offset, runtime.carried)
     now = state.start + offset
     plans = {check.name: plan(spec, check) for check in spec.checks if is_sequential(spec, check)}
     promqls = [check.promql for check in spec.checks if check.name not in plans]
@@ -362,7 +366,7 @@ def run_gate(spec: GateSpec, runtime: GateRuntime) -> GateReport:
 def _run(spec: GateSpec, runtime: GateRuntime) -> GateReport:
     started_at = _utc(runtime.wall())
     start = runtime.monotonic()
-    state = SequentialState(runtime.wall().timestamp(), runtime.evidence_since)
+    state = SequentialState(runtime.wall().timestamp(), runtime.carried)
     sequential_checks = [check.name for check in spec.checks if is_sequential(spec, check)]
     tests = len(sequential_checks)
     evaluations: list[Evaluation] = []

@@ -36,6 +36,13 @@ canary is not ``min_ratio`` times worse, with error probability beta); otherwise
 
 Counts are exact (gates/counts.py): raw counter samples, resets corrected, new series counted from
 zero, and the two tracks aligned in time differently for each decision. Pure: no I/O.
+
+**Strata.** ``pi0`` is the canary's share of the requests only while the weight stays put. Evidence
+carried across a canary's steps spans several weights, and pooling it would compare a canary
+whose traffic grew *during* a dependency incident (both tracks failing) with a stable whose
+requests mostly came before it: Simpson's paradox, a false rollback. So each step is a stratum
+with its own ``pi0``, and the log likelihood ratios of the strata add up (independent counts, the
+same alternatives): still one test, still a martingale under H0.
 """
 
 from __future__ import annotations
@@ -150,28 +157,39 @@ def usable(counts: Counts | None) -> bool:
     return counts is not None and counts.requests > 0 and math.isfinite(counts.requests)
 
 
+def pooled(counts: Sequence[Counts]) -> Counts:
+    """Counts added up (a display of several strata; the test itself never pools them)."""
+    return Counts(sum(c.requests for c in counts), sum(_bad(c) for c in counts))
+
+
 def weigh(
     to_reject: tuple[Counts, Counts | None],
     to_accept: tuple[Counts, Counts | None],
     design: Design,
     reference: Reference,
+    earlier: Sequence[tuple[Counts, Counts]] = (),
 ) -> Evidence:
     """The evidence so far. ``to_reject`` and ``to_accept`` are the (canary, baseline) counts
     aligned for each decision (gates/counts.align), with baseline None when there is no baseline
     track (then the canary is compared with ``reference.acceptable``). A baseline whose counts at
     one alignment are not usable yet gives no evidence for that decision: the canary is never
-    compared with the acceptable share instead while a baseline exists. The canary must have
-    requests at the accept alignment (its latest counts; the caller treats less as no data)."""
-    latest = to_accept[0]
+    compared with the acceptable share instead while a baseline exists. ``earlier``: the closed
+    strata of carried evidence (with a baseline), added to both decisions. The canary must have
+    requests counted (its latest counts; the caller treats less as no data)."""
+    latest = pooled([*(c for c, _ in earlier), to_accept[0]])
     if not usable(latest):
         raise ValueError("no canary requests counted")
     compare = to_reject[1] is not None or to_accept[1] is not None
 
     def llrs(pair: tuple[Counts, Counts | None], ratios: Sequence[float]) -> list[float] | None:
-        canary, baseline = pair
-        if not usable(canary) or (compare and not usable(baseline)):
-            return None
-        return _llrs(canary, baseline if compare else None, ratios, reference)
+        strata = [(c, b if compare else None) for c, b in (*earlier, pair)]
+        summed: list[float] | None = None
+        for canary, baseline in strata:
+            if not usable(canary) or (compare and not usable(baseline)):
+                continue
+            found = _llrs(canary, baseline, ratios, reference)
+            summed = found if summed is None else [a + b for a, b in zip(summed, found, strict=True)]
+        return summed
 
     rejecting, accepting = llrs(to_reject, design.ratios), llrs(to_accept, (design.ruled_out,))
     mixture = _log_mean_exp(rejecting) if rejecting is not None else 0.0
@@ -183,8 +201,9 @@ def weigh(
     else:
         decision = Decision.CONTINUE
     if compare:
-        shown = next((b for b in (to_accept[1], to_reject[1]) if b is not None and usable(b)), None)
-        share = _bad(shown) / shown.requests if shown is not None else 0.0
+        current = next((b for b in (to_accept[1], to_reject[1]) if b is not None and usable(b)), None)
+        shown = pooled([*(b for _, b in earlier), *([current] if current is not None else [])])
+        share = _bad(shown) / shown.requests if usable(shown) else 0.0
         reference_share, kind = max(share, reference.floor), "baseline"
     else:
         reference_share, kind = reference.acceptable, "acceptable"

@@ -68,6 +68,25 @@ def test_weigh_against_the_baseline() -> None:
     assert fine.decision is Decision.ACCEPT and fine.log_lr_closest <= design.accept_at
 
 
+def test_steps_are_strata_so_an_incident_during_a_larger_weight_is_not_the_canarys_fault() -> None:
+    # Carried evidence: a step at 5 % (both tracks at 0.5 %), then one at 50 % during a dependency
+    # incident (both tracks at 20 %). Pooled, the canary's requests come mostly from the incident
+    # and the stable's from before it: 18 % against 7 %, a false rollback. By step, the same.
+    design = Design(alpha=0.003)
+    before = (Counts(500, 2), Counts(9500, 47))
+    incident = (Counts(5000, 1000), Counts(5000, 1000))
+    pooled = (Counts(5500, 1002), Counts(14500, 1047))
+    assert weigh(*same(*pooled), design, ERRORS).decision is Decision.REJECT
+    stratified = weigh(*same(*incident), design, ERRORS, earlier=[before])
+    assert stratified.decision is not Decision.REJECT and stratified.log_mixture < 0
+    # What is shown adds the strata up: the canary's and the stable's shares over the release.
+    assert stratified.canary_share == pytest.approx(1002 / 5500)
+    assert stratified.reference_share == pytest.approx(1047 / 14500)
+    # A canary worse in every stratum is still rejected.
+    worse = weigh(*same(Counts(5000, 2500), Counts(5000, 1000)), design, ERRORS, earlier=[before])
+    assert worse.decision is Decision.REJECT
+
+
 def test_each_decision_uses_its_own_alignment() -> None:
     design = Design()
     # The canary's last scrape shows 40 errors the stable's last scrape cannot show yet: only the
@@ -476,14 +495,14 @@ def test_a_gate_continuing_an_earlier_steps_evidence_decides_sooner() -> None:
     # A healthy canary at one request/s, its previous step (same image) judged from 0 to 300 s.
     # This step starts at 300 s: afresh it needs its own few hundred requests; carried, the first
     # step's count is already most of the way.
-    def step(since: float | None) -> Any:
+    def step(carried: tuple[float, ...]) -> Any:
         world = World(canary_error=0.005, canary_rate=1.0)
         world.now = 300.0
         runtime = world.runtime()
-        runtime.evidence_since = since
+        runtime.carried = carried
         return run_gate(gate_spec(max_duration=1200), runtime)
 
-    afresh, carried = step(None), step(0.0)
+    afresh, carried = step(()), step((0.0,))
     assert afresh.verdict.status == carried.verdict.status == "pass"
     assert carried.evaluations[-1].offset < afresh.evaluations[-1].offset
     assert carried.counted_since == "1970-01-01T00:00:00.000Z" and afresh.counted_since is None

@@ -208,13 +208,15 @@ def test_a_step_further_on_the_same_canary_continues_its_evidence(
         "__provider": serialize(HealthGateProvider()),
     }
     created = provider.create(inputs)
-    first = from_struct(created.properties)["countedSince"]
-    # The next weight of the same image: counted from the first step's start (kept in the state).
+    first, first_end = from_struct(created.properties)["evidence"]
+    # The next weight of the same image: counted from the first step's start (kept in the state),
+    # a stratum of its own from the end of the first step's gate (when the weight could move).
     step = {**inputs, "trigger": {"image": "app:2.0", "weight": 25}}
     second = provider.update(created.id, created.properties, step)
-    assert from_struct(second.properties)["countedSince"] == first
+    edges = from_struct(second.properties)["evidence"]
+    assert edges[:2] == [first, first_end] and len(edges) == 3 and first < first_end < edges[2]
     assert "evidence carried from the previous step: counting since" in provider.log_path.read_text()
     # A new image, or a smaller weight (a rollback), starts afresh.
     for trigger in ({"image": "app:2.1", "weight": 50}, {"image": "app:2.0", "weight": 5}):
         fresh = provider.update(created.id, second.properties, {**inputs, "trigger": trigger})
-        assert from_struct(fresh.properties)["countedSince"] > first, trigger
+        assert from_struct(fresh.properties)["evidence"][0] > first, trigger
