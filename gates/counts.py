@@ -88,7 +88,10 @@ class Window:
     """Where a series' count starts (its base) and up to which sample it runs."""
 
     start: float
-    """The gate's start (Prometheus time)."""
+    """Where counting starts (Prometheus time): from each series' last sample at or before it."""
+    start_after: float | None = None
+    """Start instead at the first sample at or after this time when that is later (the other
+    track's counts start there: see ``align``)."""
     end_before: float | None = None
     """Count up to the last sample at or before this time (None: the latest sample)."""
     end_after: float | None = None
@@ -100,6 +103,10 @@ def series_count(log: SeriesLog, window: Window) -> float:
     if not log.times:
         return 0.0
     base = log.last_at_or_before(window.start)
+    if base is not None and window.start_after is not None and window.start_after > log.times[base]:
+        base = log.first_at_or_after(window.start_after)
+        if base is None:
+            return 0.0
     if window.end_after is not None:
         end = log.first_at_or_after(window.end_after)
         end = len(log.times) - 1 if end is None else end
@@ -215,30 +222,48 @@ class Alignment:
     baseline: Window
 
 
-def strata(canary: Ledger) -> list[Alignment]:
+def _bases(ledger: Ledger, start: float) -> float | None:
+    """The latest of the series' base samples (the last at or before ``start``)."""
+    found = [
+        log.times[i] for log in ledger.series.values() if (i := log.last_at_or_before(start)) is not None
+    ]
+    return max(found) if found else None
+
+
+def strata(canary: Ledger, baseline: Ledger) -> list[Alignment]:
     """The closed strata of carried evidence: from the counting start to the first boundary,
-    then boundary to boundary; both tracks counted to their last sample at or before the end."""
+    then boundary to boundary; counted as ``align`` counts to reject (the canary's window inside
+    the baseline's, so a change of error rate at an edge is never blamed on the canary)."""
     edges = [canary.start, *canary.boundaries]
-    return [Alignment(Window(a, end_before=b), Window(a, end_before=b)) for a, b in itertools.pairwise(edges)]
+    found = []
+    for a, b in itertools.pairwise(edges):
+        ends = [log.times[i] for log in canary.series.values() if (i := log.last_at_or_before(b)) is not None]
+        cut = min(ends) if ends else b
+        found.append(Alignment(Window(a, _bases(baseline, a), end_before=cut), Window(a, end_after=cut)))
+    return found
 
 
 def align(canary: Ledger, baseline: Ledger, now: float) -> tuple[Alignment, Alignment]:
-    """(to reject, to accept): for rejecting, the canary counted up to the oldest of the
-    baseline's latest samples and the baseline up to a sample at or after that; for accepting,
-    the baseline counted up to the oldest of the canary's latest samples. Stale series are left
+    """(to reject, to accept): for rejecting, the canary's window inside the baseline's: counted
+    from its first sample at or after the baseline's latest base sample, up to the oldest of the
+    baseline's latest samples, and the baseline up to a sample at or after that; for accepting,
+    the other way round. Each pod is scraped at its own phase: without this, a track would count
+    a few seconds the other does not, and an error rate changing then (an incident starting or
+    ending, both tracks failing) would look like a difference between them. Stale series are left
     out of the cut (a deleted pod would hold it back forever) and counted to their end. With
     carried evidence, from the last boundary (the current stratum)."""
     start = canary.boundaries[-1] if canary.boundaries else canary.start
     base_latest = [log.times[-1] for log in baseline.live(now)]
     canary_latest = [log.times[-1] for log in canary.live(now)]
+    base_start, canary_start = _bases(baseline, start), _bases(canary, start)
     if base_latest:
         cut = min(base_latest)
-        reject = Alignment(Window(start, end_before=cut), Window(start, end_after=cut))
+        reject = Alignment(Window(start, base_start, end_before=cut), Window(start, end_after=cut))
     else:
-        reject = Alignment(Window(start), Window(start))
+        reject = Alignment(Window(start, base_start), Window(start))
     if canary_latest:
         cut = min(canary_latest)
-        accept = Alignment(Window(start), Window(start, end_before=cut))
+        accept = Alignment(Window(start), Window(start, canary_start, end_before=cut))
     else:
-        accept = Alignment(Window(start), Window(start))
+        accept = Alignment(Window(start), Window(start, canary_start))
     return reject, accept

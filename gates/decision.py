@@ -297,7 +297,9 @@ def judge_sequential(
         to_reject, to_accept = align(canary.ledger, baseline.ledger, now)
         reject = (read_canary(to_reject.canary), read_base(to_reject.baseline))
         accept = (read_canary(to_accept.canary), read_base(to_accept.baseline))
-        earlier = [(read_canary(a.canary), read_base(a.baseline)) for a in strata(canary.ledger)]
+        earlier = [
+            (read_canary(a.canary), read_base(a.baseline)) for a in strata(canary.ledger, baseline.ledger)
+        ]
     else:
         reject = accept = (latest, None)
         earlier = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gates.counts import LOOKBACK, OVERLAP, Ledger, Window, align, series_count
+from gates.counts import LOOKBACK, OVERLAP, Ledger, Window, align, series_count, strata
 from gates.prometheus import Series
 
 
@@ -86,3 +86,34 @@ def test_alignment_never_counts_the_canary_past_the_baseline_when_rejecting() ->
     to_reject, _ = align(late, gone, now=60)
     assert to_reject.canary.end_before == 33
     assert late.total(to_reject.canary) == 25
+
+
+def test_alignment_starts_each_track_inside_the_other_where_it_must() -> None:
+    # The gate starts at 100; the canary's base sample is at 88, the stable's at 98. An incident
+    # between 88 and 98 (both tracks failing) is in the canary's count only if it starts at 88:
+    # to reject, it starts at its first sample at or after 98 (103); to accept, the stable's
+    # starts at or after the canary's base (88: unchanged).
+    canary = ledger(100, ({"code": "500"}, [(73, 0), (88, 0), (103, 40), (118, 42)]))
+    stable = ledger(100, ({"code": "500"}, [(83, 0), (98, 60), (113, 61), (128, 62)]))
+    to_reject, to_accept = align(canary, stable, now=130)
+    assert canary.total(to_reject.canary) == 2  # 103 -> 118: after the incident
+    assert stable.total(to_reject.baseline) == 2
+    assert canary.total(to_accept.canary) == 42  # from 88: the incident counted for both ...
+    assert stable.total(to_accept.baseline) == 1  # ... but the stable's own base is already 98
+    assert to_accept.baseline.start_after == 88
+
+
+def test_strata_count_each_step_with_the_canary_inside_the_stable() -> None:
+    # Carried evidence from 0, a later step from 60: the closed stratum [0, 60), then align's.
+    canary = Ledger(0, (60.0,))
+    stable = Ledger(0, (60.0,))
+    canary.merge([Series({"code": "200"}, ((-5, 0), (10, 10), (25, 25), (55, 55), (70, 200)))], until=1e9)
+    stable.merge([Series({"code": "200"}, ((-2, 0), (13, 100), (58, 500), (73, 600)))], until=1e9)
+    [closed] = strata(canary, stable)
+    assert canary.total(closed.canary) == 45  # 10 -> 55: after the stable's base (-2), before 60
+    assert stable.total(closed.baseline) == 500  # -2 -> 58, the first at or after the canary's end
+    to_reject, to_accept = align(canary, stable, now=75)
+    # The current stratum starts at 60: to reject, the canary from its first sample after the
+    # stable's base (58), which is 70, its latest: nothing yet; to accept, the canary from 55.
+    assert canary.total(to_reject.canary) == 0 and stable.total(to_reject.baseline) == 100
+    assert canary.total(to_accept.canary) == 145 and stable.total(to_accept.baseline) == 0
