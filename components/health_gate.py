@@ -39,6 +39,7 @@ import pulumi.dynamic
 
 from components.settings import GATE_SECRET_KEYS
 from credentials import mask
+from gates.progress import toward
 from gates.results import Evaluation
 from gates.runner import Secrets, build_runtime, run_gate, secrets_from_env
 from gates.spec import GateSpec, SpecError, parse_spec, spec_to_data
@@ -165,8 +166,20 @@ class HealthGateProvider(pulumi.dynamic.ResourceProvider):
         spec = parse_spec(_plain(props["spec"]))
         secrets = self._secrets(spec)
 
+        told: list[str] = []
+
         def progress(evaluation: Evaluation, _streaks: Any) -> None:
             print(f"[gate {spec.name}] {evaluation.index}: {evaluation.status.value}", file=sys.stderr)
+            if carried and not told and evaluation.sequential:
+                # What the earlier steps brought, as the first evaluation with counts sees it.
+                told.append(spec.name)
+                for test in evaluation.sequential:
+                    print(
+                        f"[gate {spec.name}] carried into {test.check}: {test.canary_requests:.0f} canary "
+                        f"requests, {100 * toward(test.log_lr_closest, test.accept_at):.0f} % of the way "
+                        "to passing",
+                        file=sys.stderr,
+                    )
 
         runtime = build_runtime(spec, secrets, log=_log.info)
         runtime.on_evaluation = progress
@@ -176,7 +189,7 @@ class HealthGateProvider(pulumi.dynamic.ResourceProvider):
             print(
                 f"[gate {spec.name}] evidence carried from the previous step: counting since "
                 f"{datetime.fromtimestamp(carried[0], UTC):%H:%M:%S} UTC ({started - carried[0]:.0f} s "
-                f"before this gate, {len(carried)} earlier step{'s' if len(carried) > 1 else ''})",
+                f"before this gate, {len(carried) - 1} earlier step{'s' if len(carried) > 2 else ''})",
                 file=sys.stderr,
             )
         report = run_gate(spec, runtime)

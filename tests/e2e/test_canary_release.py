@@ -141,6 +141,11 @@ def test_healthy_canary_walks_the_steps_in_place_and_promotes_to_one_track(canar
     carried = "[gate flutter-app-canary] evidence carried from the previous step: counting since"
     assert carried not in blocks[first]
     assert all(carried in blocks[name] for name in later)
+    # ... and says what it brought, at the first evaluation of the step.
+    brought = (
+        r"\[gate flutter-app-canary\] carried into error-rate-canary: \d+ canary requests, \d+ % of the way"
+    )
+    assert all(re.search(brought, blocks[name]) for name in later), blocks[later[0]]
     # The history records why these weights.
     messages = [entry.get("message", "") for entry in canary.project.history(canary.stack)]
     assert f"release {APP} 1.5.0: {first} (auto: measured {planned[1]} req/s)" in messages, messages
