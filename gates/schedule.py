@@ -79,21 +79,27 @@ def auto_schedule(
     # needs about twice what a known reference would (bench/release_schedules: 50 and 500 req/s).
     full = 2 * requests_to_rule_out(share, settings.min_ratio, beta)
     minimum = max(spec.min_duration, spec.interval * spec.failure_limit)
+    # The gate's synthetic load (when its spec sets one) reaches the canary at every weight.
+    load = spec.load.rate if spec.load is not None else 0.0
+
+    def canary_rate(weight: int) -> float:
+        return rate * weight / 100 + load
+
     allowed = [w for w in WEIGHTS if w <= max_first_weight] or [max_first_weight]
-    first = next((w for w in allowed if rate * w / 100 * minimum >= gross), allowed[-1])
+    first = next((w for w in allowed if canary_rate(w) * minimum >= gross), allowed[-1])
     steps = [first, *(w for w in (FULL_TEST_AT, 100) if w > first)]
     # The expected time: each step until its test rules out what it must, or its minimum.
     counted = seconds = 0.0
     for weight in steps:
         needed = full if weight >= FULL_TEST_AT else gross
-        per_second = rate * weight / 100
-        step = max(minimum, (needed - counted) / per_second)
-        counted += per_second * step
+        step = max(minimum, (needed - counted) / canary_rate(weight))
+        counted += canary_rate(weight) * step
         seconds += step
+    with_load = f" and the gate's load of {load:g} req/s" if load else ""
     return Schedule(
         tuple(steps),
         f"measured {rate:.3g} req/s",
-        f"steps {_listed(steps)}; about {math.ceil(seconds / 60)} min of gates",
+        f"steps {_listed(steps)}{with_load}; about {math.ceil(seconds / 60)} min of gates",
         rate,
     )
 

@@ -19,13 +19,18 @@ from tests.release import fixtures as fx
 PROMETHEUS = "https://prometheus.staging.example.com"
 
 
-def settings(canary: Mapping[str, Any] | None = None, **raw_extra: Any) -> StackSettings:
+def settings(
+    canary: Mapping[str, Any] | None = None, gate: Mapping[str, Any] | None = None, **raw_extra: Any
+) -> StackSettings:
     raw: dict[str, Any] = {
         k.removeprefix("flutter-app:"): v.get("objectValue", v["value"])
         for k, v in fx.base_config("staging").items()
     }
     raw["prometheusUrl"] = PROMETHEUS
-    raw["apps"] = {"flutter-app": {"image": f"{fx.IMAGE}:1.4.2", **({"canary": canary} if canary else {})}}
+    app: dict[str, Any] = {"image": f"{fx.IMAGE}:1.4.2"}
+    app.update({"canary": canary} if canary else {})
+    app.update({"gate": gate} if gate else {})
+    raw["apps"] = {"flutter-app": app}
     raw.update(raw_extra)
     return parse_settings(raw, stack="staging")
 
@@ -57,6 +62,22 @@ def test_the_first_weight_rises_as_traffic_falls() -> None:
     assert fast.reason.startswith("measured 500 req/s: steps 5, 50, 100; about ")
     minutes = [int(s.detail.split("about ")[1].split()[0]) for s in (fast, schedule_at(5), slow)]
     assert minutes == sorted(minutes) and minutes[0] < minutes[-1]
+
+
+def test_the_gates_load_counts_as_canary_traffic() -> None:
+    quiet = settings(gate={"url": "https://staging.example.com", "spec": {"load": {"rate": 5}}})
+    schedule = plan_schedule(quiet, "flutter-app", None, Measured(Traffic(1.0, 0.005)))
+    assert schedule is not None and schedule.steps[0] < schedule_at(1).steps[0]
+    assert "and the gate's load of 5 req/s" in schedule.detail
+    minutes = int(schedule.detail.split("about ")[1].split()[0])
+    assert minutes < int(schedule_at(1).detail.split("about ")[1].split()[0])
+
+
+def test_a_gate_spec_the_gate_would_refuse_gives_the_fixed_steps_and_why() -> None:
+    broken = settings(gate={"spec": {"load": {"rate": 5}}})  # load, but no gate.url to send it to
+    schedule = plan_schedule(broken, "flutter-app", None, Measured(Traffic(1.0, 0.005)))
+    assert schedule is not None and schedule.steps == (5, 25, 50, 100)
+    assert schedule.basis.startswith("the canary's gate spec is not valid (load: needs at least one probe")
 
 
 def test_what_is_measured_and_with_which_token() -> None:
