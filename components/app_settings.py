@@ -275,6 +275,14 @@ class GateSettings(ConfigModel):
             raise NestedProblems(problems)
         return self
 
+    @model_validator(mode="after")
+    def _load_needs_probes(self) -> GateSettings:
+        if "load" in self.spec and self.url is None:
+            raise NestedProblems(
+                [(("spec", "load"), "needs gate.url: the load goes to the gate's own probe targets")]
+            )
+        return self
+
 
 class AppSettings(ConfigModel):
     """One deployed app: image, sizing, probes and release strategy."""

@@ -13,7 +13,7 @@ from components.settings import PROJECT, StackSettings
 from gates.prometheus import PrometheusClient
 from gates.results import QueryOutcome
 from gates.schedule import Schedule, auto_schedule, fixed
-from gates.spec import GateSpec, SpecError, parse_spec
+from gates.spec import GateSpec, parse_spec
 from gates.templates import render
 
 TOKEN_ENV = "ROLLOUT_PROMETHEUS_TOKEN"
@@ -61,10 +61,7 @@ def plan_schedule(
     app = settings.apps[app_name]
     if app.strategy != "canary" or app.canary.steps != "auto":
         return None
-    try:
-        spec = _canary_spec(settings, app_name)
-    except SpecError as error:  # the step's `pulumi up` refuses it, naming the field
-        return fixed(f"the canary's gate spec is not valid ({'; '.join(map(str, error.problems))})")
+    spec = _canary_spec(settings, app_name)
     if spec is None or not spec.checks or not settings.prometheus_url:
         return fixed(f"no Prometheus to measure the traffic ({PROJECT}:prometheusUrl)")
     params = {"namespace": settings.namespace_name, "app": app_name, "version": "stable"}

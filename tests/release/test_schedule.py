@@ -73,13 +73,6 @@ def test_the_gates_load_counts_as_canary_traffic() -> None:
     assert minutes < int(schedule_at(1).detail.split("about ")[1].split()[0])
 
 
-def test_a_gate_spec_the_gate_would_refuse_gives_the_fixed_steps_and_why() -> None:
-    broken = settings(gate={"spec": {"load": {"rate": 5}}})  # load, but no gate.url to send it to
-    schedule = plan_schedule(broken, "flutter-app", None, Measured(Traffic(1.0, 0.005)))
-    assert schedule is not None and schedule.steps == (5, 25, 50, 100)
-    assert schedule.basis.startswith("the canary's gate spec is not valid (load: needs at least one probe")
-
-
 def test_what_is_measured_and_with_which_token() -> None:
     measured = Measured(Traffic(5.0, 0.005))
     plan_schedule(settings(), "flutter-app", "a-token", measured)
@@ -141,3 +134,10 @@ def test_bad_steps_name_the_key(canary: dict[str, Any], expected: str) -> None:
     with pytest.raises(ConfigError) as raised:
         settings(canary)
     assert expected in str(raised.value) and "canary" in str(raised.value)
+
+
+def test_a_load_without_a_gate_url_is_refused_naming_the_key() -> None:
+    # The gate would have no target to send it to (its spec parser refuses it too, later).
+    with pytest.raises(ConfigError) as raised:
+        settings(gate={"spec": {"load": {"rate": 5}}})
+    assert "flutter-app:apps.flutter-app.gate.spec.load: needs gate.url" in str(raised.value)
