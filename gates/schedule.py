@@ -72,7 +72,10 @@ def auto_schedule(
     if rate is None or not math.isfinite(rate) or rate <= 0:
         return fixed("no traffic measured" if rate is not None else "traffic not measured")
     settings = spec.sequential
-    share = max(error_share or 0.0, settings.min_error_rate)
+    # A share that is no number (0/0 between the two queries) counts as none; a stable failing
+    # half its requests or more is bounded there (the estimate stays finite; the gate decides).
+    measured = error_share if error_share is not None and math.isfinite(error_share) else 0.0
+    share = min(max(measured, settings.min_error_rate), 0.5)
     beta = settings.early_pass_error_probability
     gross = requests_to_rule_out(share, GROSS_RATIO, beta)
     # Against a stable serving as much as the canary, whose share is estimated too, the test

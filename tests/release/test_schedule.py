@@ -73,6 +73,12 @@ def test_the_gates_load_counts_as_canary_traffic() -> None:
     assert minutes < int(schedule_at(1).detail.split("about ")[1].split()[0])
 
 
+@pytest.mark.parametrize("share", [None, float("nan"), 0.0, 0.5, 1.0, float("inf")])
+def test_any_measured_error_share_gives_a_schedule(share: float | None) -> None:
+    schedule = plan_schedule(settings(), "flutter-app", None, Measured(Traffic(5.0, share)))
+    assert schedule is not None and schedule.steps[-1] == 100 and "about" in schedule.detail
+
+
 def test_what_is_measured_and_with_which_token() -> None:
     measured = Measured(Traffic(5.0, 0.005))
     plan_schedule(settings(), "flutter-app", "a-token", measured)
