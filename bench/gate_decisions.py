@@ -98,13 +98,17 @@ counted at the 5th passing analysis (Flagger's extra promotion/finalising interv
 in its favour)."""
 
 
+def flagger_passes(trace: Trace, t: float) -> bool:
+    """One Flagger analysis at ``t``: both metrics answered and within their thresholds."""
+    errors, p99 = traces.error_ratio(trace, t), traces.latency_quantile(trace, 0.99, t)
+    return is_ok(errors) and 1 - errors.values[0] >= 0.99 and is_ok(p99) and p99.values[0] <= 0.5
+
+
 def flagger(trace: Trace) -> Outcome:
     failed = passed = 0
     for k in range(1, int(traces.HORIZON / FLAGGER_INTERVAL) + 1):
         t = k * FLAGGER_INTERVAL
-        errors, p99 = traces.error_ratio(trace, t), traces.latency_quantile(trace, 0.99, t)
-        good = is_ok(errors) and 1 - errors.values[0] >= 0.99 and is_ok(p99) and p99.values[0] <= 0.5
-        if good:
+        if flagger_passes(trace, t):
             passed += 1
             if passed >= FLAGGER_ITERATIONS:
                 return Outcome("promote", t)
@@ -127,10 +131,12 @@ the decision rules differ, and ``count: 5`` to match Flagger's 5 analyses (every
 measurement, errored ones included, counts towards ``count``)."""
 
 
-def _argo_metric(measure: Callable[[float], QueryResult], good: Callable[[float], bool]) -> Outcome:
-    t, errors = 0.0, 0
+def _argo_metric(
+    measure: Callable[[float], QueryResult], good: Callable[[float], bool], start: float, horizon: float
+) -> Outcome:
+    t, errors = start, 0
     for count in range(1, 1001):
-        if t > traces.HORIZON:
+        if t > horizon:
             break
         result = measure(t)
         if not is_ok(result):
@@ -146,20 +152,37 @@ def _argo_metric(measure: Callable[[float], QueryResult], good: Callable[[float]
         if count >= ARGO_COUNT:
             return Outcome("promote", t)
         t += step
-    return Outcome("none", traces.HORIZON)
+    return Outcome("none", horizon)
 
 
-def argo(trace: Trace) -> Outcome:
+def argo_analysis(
+    trace: Trace,
+    start: float = 0.0,
+    horizon: float = traces.HORIZON,
+    before: Callable[[float], None] = lambda _t: None,
+) -> Outcome:
+    """One Argo analysis of both metrics from ``start`` (``before(t)`` runs ahead of each
+    measurement: bench/release_schedules generates its world up to ``t`` there)."""
+
+    def measured(query: Callable[[Trace, float], QueryResult]) -> Callable[[float], QueryResult]:
+        def measure(t: float) -> QueryResult:
+            before(t)
+            return query(trace, t)
+
+        return measure
+
     metrics = [
-        _argo_metric(lambda t: traces.error_ratio(trace, t), lambda v: 1 - v >= 0.99),
-        _argo_metric(lambda t: traces.latency_quantile(trace, 0.99, t), lambda v: v <= 0.5),
+        _argo_metric(measured(traces.error_ratio), lambda v: 1 - v >= 0.99, start, horizon),
+        _argo_metric(
+            measured(lambda tr, t: traces.latency_quantile(tr, 0.99, t)), lambda v: v <= 0.5, start, horizon
+        ),
     ]
     rollbacks = [m.at for m in metrics if m.action == "rollback"]
     if rollbacks:
         return Outcome("rollback", min(rollbacks))
     if all(m.action == "promote" for m in metrics):
         return Outcome("promote", max(m.at for m in metrics))
-    return Outcome("none", traces.HORIZON)
+    return Outcome("none", horizon)
 
 
 # --- a reference, not a policy -----------------------------------------------------------------
@@ -390,7 +413,7 @@ def run_case(args: tuple[str, int, int, int]) -> tuple[str, dict[str, dict[str, 
     runners: dict[str, Callable[[Trace], Outcome]] = {
         "guide": guide,
         "flagger": flagger,
-        "argo": argo,
+        "argo": argo_analysis,
         "ours": lambda t: gate(specs["ours"], t),
         "ours-load": lambda t: gate(specs["ours-load"], loaded[t.seed]),
         "ours-threshold": lambda t: gate(specs["ours-threshold"], t),

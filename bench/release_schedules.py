@@ -46,18 +46,15 @@ from typing import Any
 
 from bench import traces
 from bench.gate_decisions import (
-    ARGO_CONSECUTIVE_ERRORS,
-    ARGO_COUNT,
-    ARGO_ERROR_RETRY,
-    ARGO_INTERVAL,
     FLAGGER_INTERVAL,
     FLAGGER_THRESHOLD,
     FakePrometheus,
     Outcome,
     VirtualClock,
+    argo_analysis,
     default_spec,
+    flagger_passes,
     healthy_probes,
-    is_ok,
     quantile,
 )
 from bench.traces import Case, Counters, Series
@@ -276,12 +273,6 @@ def auto(world: World) -> Outcome:
     return walk(world, schedule.steps, carry=True, auto=True)
 
 
-def _flagger_good(world: World, t: float) -> bool:
-    world.advance(t)
-    errors, p99 = traces.error_ratio(world.trace, t), traces.latency_quantile(world.trace, 0.99, t)
-    return is_ok(errors) and 1 - errors.values[0] >= 0.99 and is_ok(p99) and p99.values[0] <= 0.5
-
-
 def flagger(world: World) -> Outcome:
     """Every interval one analysis: passed, the weight rises by stepWeight (promotion once it
     passes at maxWeight); failed (a threshold missed, or no data), the failed count rises and the
@@ -290,7 +281,8 @@ def flagger(world: World) -> Outcome:
     world.set_weight(0.0, weight)
     while t < HORIZON:
         t += FLAGGER_INTERVAL
-        if _flagger_good(world, t):
+        world.advance(t)
+        if flagger_passes(world.trace, t):
             if weight >= FLAGGER_MAX:
                 return Outcome("promote", t)
             weight += FLAGGER_STEP
@@ -303,46 +295,14 @@ def flagger(world: World) -> Outcome:
     return Outcome("none", HORIZON)
 
 
-def _argo_analysis(world: World, start: float) -> Outcome:
-    """Argo's analysis of both metrics from ``start`` (bench.gate_decisions.argo's rules)."""
-
-    def metric(measure: Callable[[float], QueryResult], good: Callable[[float], bool]) -> Outcome:
-        t, errors = start, 0
-        for count in range(1, 1001):
-            world.advance(t)
-            result = measure(t)
-            if not is_ok(result):
-                errors += 1
-                if errors > ARGO_CONSECUTIVE_ERRORS:
-                    return Outcome("rollback", t)
-                step = ARGO_ERROR_RETRY
-            else:
-                errors = 0
-                if not good(result.values[0]):
-                    return Outcome("rollback", t)
-                step = ARGO_INTERVAL
-            if count >= ARGO_COUNT:
-                return Outcome("promote", t)
-            t += step
-        return Outcome("none", HORIZON)
-
-    outcomes = [
-        metric(lambda t: traces.error_ratio(world.trace, t), lambda v: 1 - v >= 0.99),
-        metric(lambda t: traces.latency_quantile(world.trace, 0.99, t), lambda v: v <= 0.5),
-    ]
-    rollbacks = [o.at for o in outcomes if o.action == "rollback"]
-    if rollbacks:
-        return Outcome("rollback", min(rollbacks))
-    return Outcome("promote", max(o.at for o in outcomes))
-
-
 def argo(world: World) -> Outcome:
     t = 0.0
     for weight in ARGO_STEPS:
         world.set_weight(t, weight)
-        outcome = _argo_analysis(world, t)
+        outcome = argo_analysis(world.trace, t, HORIZON, world.advance)
         if outcome.action == "rollback":
             world.set_weight(outcome.at, 0)
+        if outcome.action != "promote":
             return outcome
         t = outcome.at
     return Outcome("promote", t)
