@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pulumi
+from pulumi_policy import ReportViolation
 from pulumi_policy.proxy import UnknownValueError
 
 ENVIRONMENTS: Final = ("dev", "test", "staging", "production")
@@ -103,6 +104,28 @@ def number(value: Any) -> float | None:
 
 def show(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def check_split(
+    label: str,
+    path: str,
+    weights: Sequence[tuple[int, float]],
+    report_violation: ReportViolation,
+    complete: bool = True,
+) -> None:
+    """One traffic split (Istio's ``route``, an HTTPRoute rule's ``backendRefs``, at ``path``):
+    each weight a whole number from 0 to 100, together 100. ``complete``: False when some weight
+    is unknown (during preview): the known ones are checked, the total is `pulumi up`'s."""
+    for position, weight in weights:
+        if not 0 <= weight <= 100 or not weight.is_integer():
+            report_violation(
+                f"{label}: {path}[{position}].weight is {show(weight)}; expected a whole number from 0 to 100",
+                None,
+            )
+    total = sum(weight for _, weight in weights)
+    if complete and weights and total != 100:
+        shown = " + ".join(show(weight) for _, weight in weights)
+        report_violation(f"{label}: {path} weights add up to {show(total)} ({shown}); expected 100", None)
 
 
 def labels(value: Any, *path: str | int) -> dict[str, str] | None:

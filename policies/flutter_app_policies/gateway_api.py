@@ -15,13 +15,13 @@ from typing import Any, Final
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from flutter_app_policies.common import (
+    check_split,
     elements,
     get,
     known_str,
     kubernetes_label,
     namespace_of,
     number,
-    show,
 )
 
 HTTP_ROUTES: Final = frozenset(
@@ -42,23 +42,20 @@ def gateway_route_weights(args: ResourceValidationArgs, report_violation: Report
         refs = list(elements(rule, "backendRefs"))
         if len(refs) < 2:
             continue
-        weights = [number(get(ref, "weight")) if get(ref, "weight") is not None else 1.0 for _, ref in refs]
-        if any(w is None for w in weights):
-            continue  # unknown during preview: `pulumi up` judges it
-        known = [w for w in weights if w is not None]
-        for (position, _), weight in zip(refs, known, strict=True):
-            if not 0 <= weight <= 100 or not weight.is_integer():
-                report_violation(
-                    f"{label}: spec.rules[{index}].backendRefs[{position}].weight is {show(weight)}; expected a "
-                    "whole number from 0 to 100",
-                    None,
-                )
-        if sum(known) != 100:
-            shown = " + ".join(show(w) for w in known)
-            report_violation(
-                f"{label}: spec.rules[{index}].backendRefs weights add up to {show(sum(known))} ({shown}); expected 100",
-                None,
-            )
+        # A backend without a weight gets the Gateway API's default, 1.
+        weights = [
+            (position, number(get(ref, "weight") if get(ref, "weight") is not None else 1))
+            for position, ref in refs
+        ]
+        known = [(position, weight) for position, weight in weights if weight is not None]
+        # A weight unknown during preview: `pulumi up` judges the total.
+        check_split(
+            label,
+            f"spec.rules[{index}].backendRefs",
+            known,
+            report_violation,
+            complete=len(known) == len(weights),
+        )
 
 
 def _backends(props: Any) -> Iterator[tuple[str, Any]]:

@@ -15,13 +15,13 @@ from typing import Any, Final
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from flutter_app_policies.common import (
+    check_split,
     elements,
     get,
     known_str,
     kubernetes_label,
     namespace_of,
     number,
-    show,
 )
 
 VIRTUAL_SERVICES: Final = frozenset(
@@ -50,32 +50,17 @@ def istio_route_weights(args: ResourceValidationArgs, report_violation: ReportVi
     for kind in ROUTE_KINDS:
         for index, route in elements(args.props, "spec", kind):
             destinations = list(elements(route, "route"))
-            weights: list[float] = []
+            weights: list[tuple[int, float]] = []
             known = True
             for position, destination in destinations:
                 value = get(destination, "weight")
-                if value is None:
-                    # A lone destination takes all traffic; one of several without a weight gets none.
-                    weights.append(100.0 if len(destinations) == 1 else 0.0)
-                    continue
-                weight = number(value)
+                # A lone destination takes all traffic; one of several without a weight gets none.
+                weight = (100.0 if len(destinations) == 1 else 0.0) if value is None else number(value)
                 if weight is None:
                     known = False  # unknown during preview: `pulumi up` judges it
                     continue
-                if not 0 <= weight <= 100 or not weight.is_integer():
-                    report_violation(
-                        f"{label}: spec.{kind}[{index}].route[{position}].weight is {show(weight)}; "
-                        "expected a whole number from 0 to 100",
-                        None,
-                    )
-                weights.append(weight)
-            if known and weights and sum(weights) != 100:
-                shown = " + ".join(show(w) for w in weights)
-                report_violation(
-                    f"{label}: spec.{kind}[{index}].route weights add up to {show(sum(weights))} "
-                    f"({shown}); expected 100",
-                    None,
-                )
+                weights.append((position, weight))
+            check_split(label, f"spec.{kind}[{index}].route", weights, report_violation, complete=known)
 
 
 def resolve_host(host: str, namespace: str) -> str:
