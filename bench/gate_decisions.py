@@ -536,14 +536,31 @@ def markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per case and level")
+def run_arguments(description: str, default_seeds: int) -> argparse.ArgumentParser:
+    """The options every seeded benchmark takes (this one and bench/release_schedules)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", type=int, default=default_seeds, help="seeds per case and level")
     parser.add_argument(
         "--seed-base", type=int, default=0, help="first seed (0: the committed results' traces)"
     )
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results")
+    return parser
+
+
+def write_results(out: Path, stem: str, document: dict[str, Any], text: str, started: float) -> None:
+    """``document`` with its wall time as OUT/STEM.json, ``text`` as OUT/STEM.md, and the text printed."""
+    wall = time.perf_counter() - started
+    document["wall_time_s"] = round(wall, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(document, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(text)
+    print(text)
+    print(f"wrote {out / f'{stem}.json'} and {stem}.md; wall time {wall:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = run_arguments(__doc__.splitlines()[0], DEFAULT_SEEDS)
     parser.add_argument(
         "--probe-targets", type=int, default=200, help="targets of the probe benchmark (0: skip it)"
     )
@@ -554,13 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.probe_overhead import measure
 
         document["probe_overhead"] = measure(min(args.probe_targets, 1000))
-    wall = time.perf_counter() - started
-    document["wall_time_s"] = round(wall, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gate_decisions.json").write_text(json.dumps(document, indent=2) + "\n")
-    (args.out / "gate_decisions.md").write_text(markdown(document))
-    print(markdown(document))
-    print(f"wrote {args.out / 'gate_decisions.json'} and gate_decisions.md; wall time {wall:.1f} s")
+    write_results(args.out, "gate_decisions", document, markdown(document), started)
     return 0
 
 

@@ -29,9 +29,7 @@ draws different requests under each: the comparison is between distributions, no
 
 from __future__ import annotations
 
-import argparse
 import bisect
-import json
 import math
 import random
 import sys
@@ -41,7 +39,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bench import traces
@@ -56,6 +53,8 @@ from bench.gate_decisions import (
     flagger_passes,
     healthy_probes,
     quantile,
+    run_arguments,
+    write_results,
 )
 from bench.traces import Case, Counters, Series
 from gates.prometheus import SeriesResult
@@ -87,7 +86,6 @@ HORIZON = 4 * 3600.0
 FLAGGER_STEP, FLAGGER_MAX = 5, 50
 ARGO_STEPS = (5, 25, 50, 100)
 DEFAULT_SEEDS = 100
-RESULTS = Path(__file__).parent / "results"
 
 
 @dataclass
@@ -454,23 +452,10 @@ def markdown(document: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per case and level")
-    parser.add_argument(
-        "--seed-base", type=int, default=0, help="first seed (0: the committed results' traces)"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results")
-    args = parser.parse_args(argv)
+    args = run_arguments(__doc__.splitlines()[0], DEFAULT_SEEDS).parse_args(argv)
     started = time.perf_counter()
     document = run(max(1, min(args.seeds, 10_000)), max(1, args.workers), max(0, args.seed_base))
-    wall = time.perf_counter() - started
-    document["wall_time_s"] = round(wall, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "release_schedules.json").write_text(json.dumps(document, indent=2) + "\n")
-    (args.out / "release_schedules.md").write_text(markdown(document))
-    print(markdown(document))
-    print(f"wrote {args.out / 'release_schedules.json'} and release_schedules.md; wall time {wall:.1f} s")
+    write_results(args.out, "release_schedules", document, markdown(document), started)
     return 0
 
 
