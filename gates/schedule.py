@@ -44,7 +44,6 @@ class Schedule:
     Prometheus"."""
     detail: str
     """What it gives: "steps 25, 50, 100; about 16 min of gates"."""
-    rate: float | None = None
 
     @property
     def reason(self) -> str:
@@ -103,7 +102,6 @@ def auto_schedule(
         tuple(steps),
         f"measured {rate:.3g} req/s",
         f"steps {_listed(steps)}{with_load}; about {math.ceil(seconds / 60)} min of gates",
-        rate,
     )
 
 

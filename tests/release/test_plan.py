@@ -320,7 +320,7 @@ def test_canary_steps_walk_each_weight_then_promote_in_three_steps() -> None:
 
 def test_a_measured_schedule_gives_the_weights_and_is_recorded() -> None:
     app = app_settings("staging", {"image": OLD})
-    measured = Schedule((25, 50, 100), "measured 5 req/s", "steps 25, 50, 100; about 16 min of gates", 5.0)
+    measured = Schedule((25, 50, 100), "measured 5 req/s", "steps 25, 50, 100; about 16 min of gates")
     plan = plan_release("flutter-app", app, NEW, schedule=measured)
     assert [s.name for s in plan.steps][:3] == ["canary 25%", "canary 50%", "canary 100%"]
     assert plan.steps[0].message == "release flutter-app 1.5.0: canary 25% (auto: measured 5 req/s)"
