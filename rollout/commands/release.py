@@ -215,7 +215,9 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
                 raw["apps"] = {**raw.get("apps", {}), app_name: with_state(current, start, app_name)}
                 settings = _settings(raw, args.stack, secrets)
         schedule = None
-        if settings.apps[app_name].image != args.image or settings.apps[app_name].canary_running:
+        app = settings.apps[app_name]
+        # Measured only for a release that will be planned (a running canary is refused).
+        if app.image != args.image and not app.canary_running:
             # The gates' own token (secret config), else the one `rollout report` uses.
             token = config.get(f"{PROJECT}:prometheusToken")
             token_value = (token.value if token else None) or services.env.get(TOKEN_ENV) or None

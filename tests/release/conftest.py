@@ -20,6 +20,7 @@ import pytest
 from rollout.cli import Console, build_parser
 from rollout.exit_codes import CommandError
 from rollout.interaction import Terminal
+from rollout.schedule import Traffic
 from rollout.services import Services
 from tests.release import fixtures as fx
 from tests.support.project import ROOT
@@ -95,6 +96,10 @@ class FakeCli:
             terminal=Terminal(io.StringIO(answer), lambda: tty),
             env={**os.environ, **(env or {})},
             post=post,
+            # Never the stacks' Prometheus (not on 127.0.0.1): a canary plans its fixed steps.
+            measure_traffic=lambda _url, _params, _token: Traffic(
+                None, None, "not measured in contract tests"
+            ),
         )
         try:
             args = build_parser().parse_args(["--cwd", str(self.project), *argv])
