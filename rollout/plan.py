@@ -34,6 +34,13 @@ class RollbackTarget:
     current: HistoryEntry
     """The newest update: the one that decided what runs now (it may have failed)."""
     target: HistoryEntry
+    skipped: tuple[int, ...] = ()
+    """Newer succeeded updates ``--previous`` passed over: they ran the current update's config."""
+
+
+def versions_text(versions: Sequence[int]) -> str:
+    """``version 7`` or ``versions 10, 7``."""
+    return f"version{'s' if len(versions) > 1 else ''} {', '.join(map(str, versions))}"
 
 
 def _describe(entry: HistoryEntry) -> str:
@@ -46,7 +53,10 @@ def select_target(
     """Pick the entry whose config a rollback restores.
 
     ``previous``: the newest succeeded update older than the current one, the current one being
-    the newest update of any result (refreshes, previews and other kinds never count).
+    the newest update of any result (refreshes, previews and other kinds never count), passing
+    over those that ran the config of a current update that succeeded: after `rollout recover` or
+    a `pulumi up` that changed no config, restoring them would change nothing. After a failed
+    update they are kept: the cluster may not be what their config says.
     ``to``: that version, which must be a succeeded update unless ``force``.
     """
     if previous == (to is not None):
@@ -67,11 +77,15 @@ def select_target(
         )
     if previous:
         older = [e for e in updates if e.version < current.version and e.succeeded_update]
+        skipped: list[int] = []
+        while current.succeeded_update and older and older[0].config == current.config:
+            skipped.append(older.pop(0).version)
         if not older:
-            raise PlanError(
-                f"no succeeded update older than the current version {current.version}: nothing to roll back to"
-            )
-        return RollbackTarget(current, older[0])
+            which = f"older than the current version {current.version}"
+            if skipped:
+                which += f" ran another config ({versions_text(skipped)} ran the same)"
+            raise PlanError(f"no succeeded update {which}: nothing to roll back to")
+        return RollbackTarget(current, older[0], tuple(skipped))
     by_version = {e.version: e for e in ordered}
     assert to is not None
     if to not in by_version:

@@ -22,7 +22,7 @@ from rollout.configdiff import ConfigDiff, config_diff, diff_lines, project_defa
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, ConfigMap, HistoryEntry, secret_values
 from rollout.notifications import notify
-from rollout.plan import PlanError, select_target
+from rollout.plan import PlanError, select_target, versions_text
 from rollout.stacks import PASSPHRASE_HELP, StackAccess, StackLockedError, UpFailedError, read_project
 from rollout.steps import revert_config, run_checked
 
@@ -40,6 +40,7 @@ class RollbackPlan:
     secrets: list[str]
     current_config: ConfigMap
     message: str
+    skipped: tuple[int, ...] = ()
 
 
 def plan_rollback(
@@ -77,6 +78,7 @@ def plan_rollback(
         secret_values(current, chosen.target.config),
         current,
         message or f"rollback to version {chosen.target.version} (from {chosen.current.version})",
+        chosen.skipped,
     )
 
 
@@ -90,6 +92,11 @@ def plan_lines(stack: str, plan: RollbackPlan) -> list[str]:
         f"  message: {target.message.splitlines()[0] if target.message else '(none)'}",
         f"  commit:  {target.commit or '(not recorded)'}",
         f"  up:      --message {plan.message!r}",
+        *(
+            [f"  passed over: {versions_text(plan.skipped)} (ran the config that runs now)"]
+            if plan.skipped
+            else []
+        ),
         *diff_lines(plan.diff),
     ]
     return [mask(line, plan.secrets) for line in lines]

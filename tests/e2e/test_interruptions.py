@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -265,6 +266,10 @@ def test_a_release_killed_during_the_switch_is_refused_until_recovered_then_runs
     assert after["images"][f"{APP}-{live}"] == before["images"][f"{APP}-{live}"]
     assert prod.config_drift() == [] and not prod.locks()
     assert base64.b64decode(after["secret"]["FIREBASE_API_KEY"]).decode() == SECRET
+    # The recovery redeployed the last succeeded update's config: --previous passes over it.
+    code, out, err = prod.rollout("rollback", "--previous", "--dry-run")
+    assert code == 0, out + err
+    assert re.search(r"passed over: version \d+ \(ran the config that runs now\)", out), out
     # The retried release runs the switch and its live gate again.
     code, out, err = prod.rollout("release", "--image", f"{REPO}:1.7.0", "--yes")
     assert code == 0, out + err

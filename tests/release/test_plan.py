@@ -159,6 +159,33 @@ def test_previous_after_a_succeeded_update_is_the_one_before() -> None:
     assert (chosen.current.version, chosen.target.version) == (7, 5)
 
 
+def test_previous_passes_over_updates_that_ran_the_config_of_a_succeeded_current_one() -> None:
+    # `rollout recover` (10) and a no-op `pulumi up` (11) redeployed version 7's config: going
+    # "back" to them would change nothing, so --previous restores what ran before 7.
+    recovered = [
+        fx.entry(11, "update", "succeeded", "no-op", fx.production_config(7),
+                 start="2026-11-22T09:00:00.000Z", end="2026-11-22T09:01:00.000Z"),
+        fx.entry(10, "update", "succeeded", "recover: back to version 7", fx.production_config(7),
+                 start="2026-11-21T09:00:00.000Z", end="2026-11-21T09:01:00.000Z"),
+        *fx.production_history(),
+    ]  # fmt: skip
+    chosen = select_target(history(entries=recovered), previous=True)
+    assert (chosen.current.version, chosen.target.version, chosen.skipped) == (11, 5, (10, 7))
+    with pytest.raises(PlanError, match=r"ran another config \(versions 10, 7 ran the same\)"):
+        select_target(history(entries=recovered[:2] + fx.production_history()[2:3]), previous=True)
+
+
+def test_previous_after_a_failed_update_keeps_the_last_succeeded_one_whatever_its_config() -> None:
+    # The failed update (8) may have left the cluster half way: 7's config is what to redeploy.
+    failed = [
+        fx.entry(8, "update", "failed", "switch", fx.production_config(7),
+                 start="2026-11-20T10:15:03.000Z", end="2026-11-20T10:17:45.000Z"),
+        *fx.production_history()[2:],
+    ]  # fmt: skip
+    chosen = select_target(history(entries=failed), previous=True)
+    assert (chosen.target.version, chosen.skipped) == (7, ())
+
+
 def test_to_must_be_a_succeeded_update_unless_forced() -> None:
     assert select_target(history(), to=5).target.version == 5
     for version in (4, 6, 9):  # failed update, preview, refresh
