@@ -37,9 +37,12 @@ TRACKS = ("stable", "canary")
 
 
 def mirroring(args: WorkloadArgs) -> int | None:
-    """The percent of requests copied to the canary now: while it runs at weight 0, if configured."""
-    canary = args.app.canary
-    return canary.mirror if args.app.canary_running and canary.weight == 0 else None
+    """The percent of requests copied to the canary now: while it runs another image than the
+    stable at weight 0, if configured. Promotion also passes through weight 0 (the stable then
+    runs the canary's image): copies then would only run every write twice."""
+    app = args.app
+    running = app.canary_running and app.canary.image != app.image
+    return app.canary.mirror if running and app.canary.weight == 0 else None
 
 
 def track_service(app_name: str, track: str) -> str:

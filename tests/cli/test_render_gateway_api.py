@@ -122,6 +122,21 @@ def test_a_mirror_at_weight_0_copies_requests_and_routes_no_user_to_the_canary(
         assert weighted["mirrorPercentage"] == {"value": 100.0}
 
 
+@pytest.mark.parametrize("traffic", ["gateway-api", "istio"])
+def test_promotion_passing_through_weight_0_copies_nothing(project: Path, traffic: str) -> None:
+    """Promotion's "traffic to stable" step: the stable runs the canary's image, the weight is
+    back at 0 while the canary still runs: no copy (every write would run twice), no canary gate."""
+    if traffic == "gateway-api":
+        gateway_api(project, "staging")
+    set_app(project, "staging", image=CANARY_IMAGE, canary={"image": CANARY_IMAGE, "weight": 0, "mirror": 100})
+    manifests = render(project, "staging")
+    routes = of_kind(manifests, "HTTPRoute" if traffic == "gateway-api" else "VirtualService").values()
+    text = yaml.safe_dump(list(routes))
+    assert "RequestMirror" not in text and "mirror" not in text
+    resources = (project / "out" / "staging" / "resources.json").read_text()
+    assert "flutter-app-canary-gate" not in resources and "flutter-app-stable-gate" in resources
+
+
 def test_the_routes_attach_to_the_gateway_and_never_declare_it(project: Path) -> None:
     """With istio and cluster.gateway, the VirtualServices bind to the platform's Gateway and the
     stack declares none (before: every stack declared istio-ingress/public, and they fought)."""

@@ -114,6 +114,9 @@ def test_a_mirrored_step_is_gated_on_copies_then_the_weights_walk_in_place(canar
     # While mirrored: weights 100/0 (no user served by the canary), copies of every request.
     mirrored = [weights for weights, mirror in seen if mirror]
     assert mirrored and all(weights == [100, 0] for weights in mirrored)
+    # Only before any user reached the canary: promotion passes through 100/0 without copies.
+    first_user = next(i for i, (weights, _) in enumerate(seen) if weights[1] > 0)
+    assert not any(mirror for _, mirror in seen[first_user:])
     assert canary.router.mirrored.get("canary", 0) > 0
     assert "[gate flutter-app-canary]" in err  # the mirrored step's gate ran
     # Then 25 % and 100 % as updates of the same object, and promotion back to one track.
