@@ -15,6 +15,7 @@ from typing import Any, Final
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from flutter_app_policies.common import (
+    UNKNOWN,
     check_split,
     elements,
     get,
@@ -100,31 +101,39 @@ def gateway_route_backends(args: StackValidationArgs, report_violation: ReportVi
                 )
 
 
-def _parents(props: Any) -> Iterator[tuple[int, str, tuple[str, str] | None]]:
-    """(index, kind, (namespace, name)) of each parent of a route; None where not yet known."""
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+
+
+def _parents(props: Any) -> Iterator[tuple[int, str, tuple[str, ...] | None]]:
+    """(index, group/kind, (namespace, name[, sectionName])) of each parent of a route; None where
+    not yet known."""
     namespace = namespace_of(props)
     for index, parent in elements(props, "spec", "parentRefs"):
         name = known_str(get(parent, "name"))
         target = known_str(get(parent, "namespace")) or namespace
-        kind = known_str(get(parent, "kind")) or "Gateway"
-        yield index, kind, (target, name) if name is not None and target is not None else None
+        kind = f"{known_str(get(parent, 'group')) or GATEWAY_GROUP}/{known_str(get(parent, 'kind')) or 'Gateway'}"
+        section = known_str(get(parent, "sectionName"))
+        known = name is not None and target is not None
+        yield index, kind, (target, name, *([section] if section else [])) if known else None
 
 
 def gateway_route_parent(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """Routes attach to one Gateway, the configured one (policy config ``gateway``) when set."""
+    """Routes attach to one Gateway, the configured one (policy config ``gateway``:
+    ``namespace/name`` or ``namespace/name/sectionName``) when set; a route attached to none
+    serves nobody, or whatever Gateway its implementation defaults to."""
     text = args.get_config().get("gateway")
-    expected: tuple[str, str] | None = None
-    if isinstance(text, str) and text.count("/") == 1:
-        namespace, name = text.split("/")
-        expected = (namespace, name)
+    expected = tuple(text.split("/")) if isinstance(text, str) and text.count("/") in (1, 2) else None
     first = expected
     for route in args.resources:
         if route.resource_type not in HTTP_ROUTES:
             continue
         label = kubernetes_label(route.resource_type, route.props, route.name)
-        for index, kind, gateway in _parents(route.props):
+        parents = list(_parents(route.props))
+        if not parents and get(route.props, "spec", "parentRefs") is not UNKNOWN:
+            report_violation(f"{label}: spec.parentRefs is empty; expected the platform's Gateway", route.urn)
+        for index, kind, gateway in parents:
             where = f"{label}: spec.parentRefs[{index}]"
-            if kind != "Gateway":
+            if kind != f"{GATEWAY_GROUP}/Gateway":
                 report_violation(f"{where} is a {kind}; expected the platform's Gateway", route.urn)
             elif gateway is None:
                 continue
@@ -133,6 +142,6 @@ def gateway_route_parent(args: StackValidationArgs, report_violation: ReportViol
             elif gateway != first:
                 whose = "the configured one" if expected else "the one the stack's other routes attach to"
                 report_violation(
-                    f"{where} attaches to Gateway {gateway[0]}/{gateway[1]}; {whose} is {first[0]}/{first[1]}",
+                    f"{where} attaches to Gateway {'/'.join(gateway)}; {whose} is {'/'.join(first)}",
                     route.urn,
                 )

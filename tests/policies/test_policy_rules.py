@@ -588,6 +588,36 @@ def test_gateway_routes_attach_only_to_the_configured_gateway() -> None:
     ]
 
 
+def test_a_route_attaches_to_a_gateway_of_the_gateway_api_and_to_some_gateway() -> None:
+    foreign = [
+        {"group": "evil.example.com", "kind": "Gateway", "name": "public", "namespace": "gateway-system"}
+    ]
+    violations = check([http_route([weighted(100, 0)], parents=foreign), *SERVICES], overrides=GATEWAY)
+    assert messages(violations, "gateway-route-parent") == [
+        f"HTTPRoute {NAMESPACE}/web: spec.parentRefs[0] is a evil.example.com/Gateway; expected the platform's "
+        "Gateway"
+    ]
+    violations = check([http_route([weighted(100, 0)], parents=[]), *SERVICES], overrides=GATEWAY)
+    assert messages(violations, "gateway-route-parent") == [
+        f"HTTPRoute {NAMESPACE}/web: spec.parentRefs is empty; expected the platform's Gateway"
+    ]
+
+
+def test_a_configured_listener_is_the_only_one() -> None:
+    listener = {"gateway-route-parent": {"gateway": "gateway-system/public/https"}}
+    other = [{"name": "public", "namespace": "gateway-system", "sectionName": "http"}]
+    violations = check([http_route([weighted(100, 0)], parents=other), *SERVICES], overrides=listener)
+    assert messages(violations, "gateway-route-parent") == [
+        f"HTTPRoute {NAMESPACE}/web: spec.parentRefs[0] attaches to Gateway gateway-system/public/http; the "
+        "configured one is gateway-system/public/https"
+    ]
+    right = [{"name": "public", "namespace": "gateway-system", "sectionName": "https"}]
+    assert not messages(
+        check([http_route([weighted(100, 0)], parents=right), *SERVICES], overrides=listener),
+        "gateway-route-parent",
+    )
+
+
 def test_unconfigured_all_routes_attach_to_one_gateway() -> None:
     second = k8s(
         "HTTPRoute",
