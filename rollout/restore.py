@@ -12,7 +12,7 @@ unless forced (rollout/changes.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -110,6 +110,7 @@ def execute(
     *,
     force: bool = False,
     event: str = "rollback",
+    approve: Callable[[], None] | None = None,
 ) -> bool:
     """Restore the plan's config and deploy it as one checked step; notify either way. True when
     it succeeded; a refused step or a locked stack raises with the config put back."""
@@ -125,6 +126,7 @@ def execute(
             before=plan.current_config,
             ownership=ownership,
             secrets=plan.secrets,
+            approve=approve,
         )
     except StackLockedError:
         revert_config(access, plan.current_config)

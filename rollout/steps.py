@@ -63,10 +63,12 @@ def run_checked(
     before: ConfigMap,
     ownership: Ownership,
     secrets: list[str],
+    approve: Callable[[], None] | None = None,
 ) -> None:
-    """Write, preview, check, then `up --plan` (see the module docstring). A refused or failed
-    preview puts the config back and raises (StepRefused / CommandError); a failed `up` raises
-    UpFailedError with the config left as written, for the caller to undo or report."""
+    """Write, preview, check, ``approve`` (it raises to decline: people approve the plan they were
+    shown), then `up --plan` (see the module docstring). A refused, failed or declined preview puts
+    the config back and raises (StepRefused / CommandError); a failed `up` raises UpFailedError
+    with the config left as written, for the caller to undo or report."""
     write()
     with tempfile.TemporaryDirectory(prefix="rollout-plan-") as directory:
         plan = Path(directory) / "plan.json"
@@ -98,4 +100,10 @@ def run_checked(
                 )
                 + _provider_hint(changes)
             )
+        if approve is not None:
+            try:
+                approve()
+            except BaseException:
+                revert_config(access, before)
+                raise
         access.up(message, on_output=lambda line: console.note(mask(f"  | {line}", secrets)), plan=plan)

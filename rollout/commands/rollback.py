@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from rollout.arguments import shown_name
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import deployed_apps
 from rollout.interaction import confirm, needs_approval
@@ -38,7 +39,7 @@ def register(subparsers: Any) -> None:
         description="Restore the stack config recorded by an earlier update (secrets included) and run "
         "`pulumi up`. Prints the plan first; staging and production ask for approval unless --yes.",
     )
-    parser.add_argument("--stack", required=True, metavar="STACK", help="stack name")
+    parser.add_argument("--stack", required=True, type=shown_name, metavar="STACK", help="stack name")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--previous", action="store_true", help="the newest succeeded update older than the current one"
@@ -93,13 +94,14 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
         if args.dry_run:
             console.note("dry run: nothing changed")
             return ExitCode.OK
+        question = f"roll back {args.stack} ({plan.environment or 'unknown environment'}) to version {plan.target.version}?"
+        approve = None
         if needs_approval(plan.environment, args.stack) and not args.yes:
-            confirm(
-                services.terminal,
-                lambda q: print(q, end="", file=console.err, flush=True),
-                f"roll back {args.stack} ({plan.environment or 'unknown environment'}) to version {plan.target.version}?",
-            )
-        if not execute(access, plan, console, services, force=args.force):
+            if not services.terminal.is_tty():
+                confirm(services.terminal, console.ask, question)  # refuses: nobody to ask
+            # Asked once the preview's changes are printed and checked: people approve what will happen.
+            approve = lambda: confirm(services.terminal, console.ask, question)  # noqa: E731
+        if not execute(access, plan, console, services, force=args.force, approve=approve):
             return ExitCode.FAILED
         console.print(f"{access.name}: {plan.message} succeeded")
         return ExitCode.OK

@@ -14,10 +14,13 @@ from __future__ import annotations
 from tests.release.conftest import FakeCli
 
 
-def test_production_asks_and_a_no_changes_nothing(fake: FakeCli) -> None:
+def test_production_asks_after_the_preview_and_a_no_changes_nothing(fake: FakeCli) -> None:
+    config = fake.stack("production")["config"]
     result = fake.run("rollback", "--stack", "production", "--previous", tty=True, answer="n\n")
     assert result.code == 2 and "[y/N]" in result.err and "not approved" in result.err
-    assert fake.writes() == []
+    # The question comes after the preview's changes, which it is about; a no puts the config back.
+    assert result.err.index("preview plans") < result.err.index("[y/N]")
+    assert fake.stack("production")["config"] == config and fake.up_messages() == []
     result = fake.run("rollback", "--stack", "production", "--previous", tty=True, answer="yes\n")
     assert result.code == 0 and fake.up_messages() == ["rollback to version 7 (from 8)"]
 
