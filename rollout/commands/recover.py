@@ -54,18 +54,32 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
         found = inspect(access, history, config)
         baseline = found.baseline
         secrets = secret_values(config, *([baseline.config] if baseline else []))
+        newest = next((entry for entry in history if entry.is_update), None)
         if found.clean:
             changes = planned(access)
+            unfinished = changes and baseline is not None and newest is not None and newest is not baseline
+            if not unfinished:
+                console.print(
+                    f"stack {args.stack}: nothing was left by an interrupted update; a preview plans "
+                    f"{len(changes)} change(s)"
+                )
+                for change in changes:
+                    console.print(f"    {change.describe()}")
+                return ExitCode.OK
+            # A step stopped cleanly (SIGTERM, Ctrl-C, a failed gate without its undo) put the
+            # config back, but what it had applied before stopping is still in the cluster.
+            assert newest is not None and baseline is not None
             console.print(
-                f"stack {args.stack}: nothing was left by an interrupted update; a preview plans "
-                f"{len(changes)} change(s)"
+                f"stack {args.stack}: the newest update, version {newest.version} ({newest.result}), "
+                f"did not complete and the cluster is not as version {baseline.version} left it: a "
+                f"preview plans {len(changes)} change(s)"
             )
             for change in changes:
                 console.print(f"    {change.describe()}")
-            return ExitCode.OK
-        console.print(f"stack {args.stack}: an interrupted update left")
-        for line in found.lines():
-            console.print(mask(line, secrets))
+        else:
+            console.print(f"stack {args.stack}: an interrupted update left")
+            for line in found.lines():
+                console.print(mask(line, secrets))
         running = [lock for lock in found.locks if lock.alive]
         if running:
             raise CommandError(

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 
@@ -258,14 +259,7 @@ def test_a_release_killed_during_the_switch_is_refused_until_recovered_then_runs
     code, out, err = prod.rollout("recover", "--yes")
     assert code == 0, out + err
     assert "the preview plans no change" in out
-    after = prod.objects()
-    assert after["live"] == before["live"] == {"app": APP, "version": live}
-    assert {k: v for k, v in after.items() if k != "images"} == {
-        k: v for k, v in before.items() if k != "images"
-    }
-    assert after["images"][f"{APP}-{live}"] == before["images"][f"{APP}-{live}"]
-    assert prod.config_drift() == [] and not prod.locks()
-    assert base64.b64decode(after["secret"]["FIREBASE_API_KEY"]).decode() == SECRET
+    assert_nothing_lost(prod, before, live)
     # The recovery redeployed the last succeeded update's config: --previous passes over it.
     code, out, err = prod.rollout("rollback", "--previous", "--dry-run")
     assert code == 0, out + err
@@ -277,22 +271,72 @@ def test_a_release_killed_during_the_switch_is_refused_until_recovered_then_runs
     assert prod.objects()["live"] == {"app": APP, "version": idle}
 
 
-def test_sigterm_stops_pulumi_cleanly_puts_the_config_back_and_leaves_no_process(prod: Stack) -> None:
+def assert_nothing_lost(stack: Stack, before: dict[str, Any], live: str) -> None:
+    """The objects (same UIDs), the live selector and the live colour's image as before the fault,
+    the stack file equal to the last succeeded update's config, no lock, the app Secret intact."""
+    after = stack.objects()
+    assert after["live"] == before["live"] == {"app": APP, "version": live}
+    assert {k: v for k, v in after.items() if k != "images"} == {
+        k: v for k, v in before.items() if k != "images"
+    }
+    assert after["images"][f"{APP}-{live}"] == before["images"][f"{APP}-{live}"]
+    assert stack.config_drift() == [] and not stack.locks()
+    assert base64.b64decode(after["secret"]["FIREBASE_API_KEY"]).decode() == SECRET
+
+
+def test_sigterm_during_the_switch_stops_cleanly_and_recover_puts_live_traffic_back(prod: Stack) -> None:
     config, before = prod.config(), prod.objects()
-    _live, idle = live_and_idle(prod)
+    live, idle = live_and_idle(prod)
     release = prod.start("release", "--image", f"{REPO}:1.8.0", "--yes")
-    release.wait_for(r"\[gate flutter-app-preview\] 1:")
+    release.wait_for(r"\[gate flutter-app-live\] 1:")  # the Services switched, the live gate runs
     tree = release.tree()
     assert any("pulumi-resource-kubernetes" in " ".join(p.cmdline()) for p in tree)
     release.process.send_signal(signal.SIGTERM)  # to rollout alone, as a CI runner sends it
     code, _out, err = release.finish()
     assert code == 130, err
-    assert f"SIGTERM: interrupted during step 1/2 (deploy to idle colour {idle})" in err
+    assert f"SIGTERM: interrupted during step 2/2 (switch to {idle})" in err
     assert "config is back to before that step" in err
     assert gone(tree, 30) == [], "every process of the release has exited"
     assert prod.config() == config and not prod.locks()
-    assert prod.objects()["live"] == before["live"]
     assert prod.project.history(prod.name)[0]["result"] == "failed"  # recorded, cancelled
+    # The switch had been applied when the signal came: users are on the ungated colour.
+    assert prod.objects()["live"] == {"app": APP, "version": idle}
+    code, out, err = prod.rollout("recover", "--yes")
+    assert code == 0, out + err
+    assert "did not complete and the cluster is not as version" in out
+    assert "the preview plans no change" in out
+    assert_nothing_lost(prod, before, live)
+
+
+def test_an_api_server_that_stops_answering_fails_the_step_with_its_cause_and_changes_nothing(
+    prod: Stack,
+) -> None:
+    before = prod.objects()
+    live, _idle = live_and_idle(prod)
+    (server,) = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if (p.info["cmdline"] or [""])[0].endswith("/kube-apiserver")
+        and prod.project.sandbox.env["KUBECONFIG"].rsplit("/", 1)[0] in " ".join(p.info["cmdline"])
+    ]
+    release = prod.start("release", "--image", f"{REPO}:1.9.0", "--yes")
+    release.wait_for(r"\[1/2\] .*: preview plans")
+    server.suspend()  # kill -STOP: connections open, nothing answers
+    try:
+        code, out, err = release.finish(timeout=300)
+    finally:
+        server.resume()
+    assert code == 1, out + err
+    (cause,) = [line for line in err.splitlines() if line.startswith("[1/2]") and "FAILED" in line]
+    assert "configured Kubernetes cluster is unreachable" in cause and "timeout" in cause
+    # Nothing reached the cluster; the lock was released. The stack file keeps the step's config
+    # (what the failed update ran), which the next release starts from.
+    assert prod.objects() == before and not prod.locks()
+    assert prod.objects()["live"] == {"app": APP, "version": live}
+    # Nothing to untangle: the same release, run again, completes.
+    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.9.0", "--yes")
+    assert code == 0, out + err
+    assert prod.objects()["live"] != before["live"]
 
 
 def test_version_numbers_never_shift_and_rollback_reaches_any_of_them(prod: Stack) -> None:
