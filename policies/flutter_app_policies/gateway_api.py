@@ -113,8 +113,10 @@ def _parents(props: Any) -> Iterator[tuple[int, str, tuple[str, ...] | None]]:
         target = known_str(get(parent, "namespace")) or namespace
         kind = f"{known_str(get(parent, 'group')) or GATEWAY_GROUP}/{known_str(get(parent, 'kind')) or 'Gateway'}"
         section = known_str(get(parent, "sectionName"))
-        known = name is not None and target is not None
-        yield index, kind, (target, name, *([section] if section else [])) if known else None
+        if name is None or target is None:
+            yield index, kind, None
+        else:
+            yield index, kind, (target, name, *([section] if section else []))
 
 
 def gateway_route_parent(args: StackValidationArgs, report_violation: ReportViolation) -> None:
