@@ -22,6 +22,7 @@ import pulumi
 from components import gateway_api, istio
 from components.exposure import gateways, parent_refs
 from components.gating import CANARY_HEADERS, GateTarget, declare_gate
+from components.names import track_service
 from components.workload import (
     WorkloadArgs,
     declare_deployment,
@@ -43,11 +44,6 @@ def mirroring(args: WorkloadArgs) -> int | None:
     app = args.app
     running = app.canary_running and app.canary.image != app.image
     return app.canary.mirror if running and app.canary.weight == 0 else None
-
-
-def track_service(app_name: str, track: str) -> str:
-    """The Service of one track (Gateway API mode)."""
-    return f"{app_name}-{track}"
 
 
 def http_route_spec(args: WorkloadArgs) -> gateway_api.HTTPRouteSpec:

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from components.config_types import Bool, Cidr, ConfigModel, DnsLabel, SemVer
+from components.plain_text import check_name_text
+from components.validation import NestedProblems
 
 
 class NodeGroup(ConfigModel):
@@ -50,14 +52,26 @@ class Network(ConfigModel):
     @model_validator(mode="after")
     def _existing_is_complete(self) -> Network:
         if self.vpc_id and (len(self.private_subnet_ids) < 2 or not self.public_subnet_ids):
-            raise ValueError(
-                "an existing vpcId needs privateSubnetIds (2 or more, in different zones) and publicSubnetIds"
+            raise NestedProblems(
+                [
+                    (
+                        ("privateSubnetIds" if len(self.private_subnet_ids) < 2 else "publicSubnetIds",),
+                        "an existing vpcId needs privateSubnetIds (2 or more, in different zones) and "
+                        "publicSubnetIds",
+                    )
+                ]
             )
         if not self.vpc_id and (self.public_subnet_ids or self.private_subnet_ids):
-            raise ValueError("subnet ids are given without vpcId")
-        if not self.vpc_id and ipaddress.ip_network(self.cidr).prefixlen > 20:
-            raise ValueError(
-                f"cidr {self.cidr} is too small for six /{ipaddress.ip_network(self.cidr).prefixlen + 3} subnets; use /20 or larger"
+            raise NestedProblems([(("vpcId",), "required: subnet ids are given without vpcId")])
+        prefix = ipaddress.ip_network(self.cidr).prefixlen
+        if not self.vpc_id and prefix > 20:
+            raise NestedProblems(
+                [
+                    (
+                        ("cidr",),
+                        f"{self.cidr} is too small for six /{prefix + 3} subnets; use /20 or larger",
+                    )
+                ]
             )
         return self
 
@@ -122,10 +136,27 @@ def _eks_version(value: str) -> str:
     return value
 
 
+_RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_SHARED = ipaddress.IPv4Network("100.64.0.0/10")
+"""RFC 6598 shared address space: not global, yet a range AWS's VPC CIDR table permits."""
+
+
 def _vpc_cidr(value: str) -> str:
     network = ipaddress.ip_network(value)
     if network.version != 4 or not 16 <= network.prefixlen <= 28:
         raise ValueError("expected an IPv4 VPC range between /16 and /28 (AWS's limits), such as 10.0.0.0/16")
+    assert isinstance(network, ipaddress.IPv4Network)
+    # AWS takes RFC 1918 or publicly routable unicast ranges. Python counts multicast as global,
+    # hence the special ranges first.
+    kinds = ("multicast", "loopback", "link-local", "reserved")
+    special = next((kind for kind in kinds if getattr(network, f"is_{kind.replace('-', '_')}")), None)
+    private = any(network.subnet_of(block) for block in _RFC1918) or network.subnet_of(_SHARED)
+    if special or not (private or network.is_global):
+        kind = f"a {special} range" if special else "neither private (RFC 1918) nor publicly routable"
+        raise ValueError(
+            f"is {kind}; expected an RFC 1918 range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) or a "
+            "publicly routable unicast range, as AWS takes for a VPC, such as 10.0.0.0/16"
+        )
     return value
 
 
@@ -139,16 +170,39 @@ def _api_server(value: str) -> str:
 
 Traffic = Literal["istio", "gateway-api", "ingress"]
 
+# The Gateway API's SectionName (HTTPRoute spec.parentRefs[].sectionName, a Gateway's listener
+# name): pattern and maxLength of the v1.4.1 standard CRDs, tests/data/gateway-api-standard-v1.4.1.yaml
+# (sigs.k8s.io/gateway-api config/crd/standard). A DNS-1123 subdomain, so `a..b` is refused, as the
+# API server would refuse the route. A Gateway's own name (metadata.name) follows the same rule.
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_MAX_SUBDOMAIN = 253
+
+
+def _subdomain(what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > _MAX_SUBDOMAIN:
+            raise ValueError(f"is {len(value)} characters; {what} has at most {_MAX_SUBDOMAIN}")
+        if not _SUBDOMAIN.fullmatch(value):
+            raise ValueError(
+                f"expected {what}: lowercase a-z, 0-9, '-' and '.', each dot-separated part starting and "
+                "ending with a letter or digit (a DNS-1123 subdomain)"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+SectionName = Annotated[str, _subdomain("a Gateway listener name (the Gateway API's SectionName)")]
+GatewayObjectName = Annotated[str, _subdomain("a Gateway's name")]
+
 
 class GatewayParent(ConfigModel):
     """A Gateway the platform owns (never declared by a stack): the HTTPRoutes attach to it
     (``traffic: gateway-api``), or the VirtualServices bind to it (``traffic: istio``)."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
+    name: GatewayObjectName
     namespace: DnsLabel
-    section_name: (
-        Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)] | None
-    ) = None
+    section_name: SectionName | None = None
     """The Gateway's listener to attach to (Gateway API only); unset: every listener that allows it."""
 
     @property
@@ -160,7 +214,7 @@ class ClusterSettings(ConfigModel):
     """Where the stack deploys: a new EKS cluster, or an existing cluster by kubeconfig context."""
 
     mode: Literal["eks", "existing"]
-    kube_context: str = ""
+    kube_context: Annotated[str, AfterValidator(check_name_text)] = ""
     """existing: kubeconfig context (empty: the current context)."""
     api_server: Annotated[str, AfterValidator(_api_server)] | None = None
     """existing: the API server this stack deploys to. `pulumi up` refuses to run when the
@@ -194,22 +248,47 @@ class ClusterSettings(ConfigModel):
 
     @model_validator(mode="after")
     def _eks_has_nodes(self) -> ClusterSettings:
+        # Each problem at the key to change, not at `cluster`.
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         if self.mode == "eks" and not self.node_groups:
-            raise ValueError("mode eks needs at least one entry in nodeGroups")
-        if self.mode == "eks" and (self.api_server or self.ca_sha256):
-            raise ValueError(
-                "apiServer and caSha256 bind an existing cluster; mode eks deploys to the cluster the stack creates"
-            )
-        if self.ca_sha256 and not self.api_server:
-            raise ValueError("caSha256 is given without apiServer")
+            problems.append((("nodeGroups",), "mode eks needs at least one entry in nodeGroups"))
+        if self.mode == "eks":
+            problems += [
+                (
+                    (key,),
+                    "binds an existing cluster; mode eks deploys to the cluster the stack creates: remove it",
+                )
+                for key, value in (("apiServer", self.api_server), ("caSha256", self.ca_sha256))
+                if value
+            ]
+        elif self.ca_sha256 and not self.api_server:
+            problems.append((("caSha256",), "caSha256 is given without apiServer"))
         if self.routing == "istio" and self.addons.istio == "none":
-            raise ValueError("traffic istio needs addons.istio: true or external")
+            problems.append((("traffic",), "traffic istio needs addons.istio: true or external"))
         if self.routing == "gateway-api" and self.gateway is None:
-            raise ValueError(
-                "traffic gateway-api needs gateway: {name, namespace}: the platform's Gateway the routes attach to"
+            problems.append(
+                (
+                    ("gateway",),
+                    "required with traffic gateway-api: {name, namespace} of the platform's Gateway the "
+                    "routes attach to",
+                )
             )
         if self.routing == "ingress" and self.gateway is not None:
-            raise ValueError(
-                "gateway is for traffic istio or gateway-api; traffic ingress uses ingressController"
+            problems.append(
+                (
+                    ("gateway",),
+                    "is for traffic istio or gateway-api; traffic ingress uses ingressController",
+                )
             )
+        if self.routing == "istio" and self.gateway is not None and self.gateway.section_name is not None:
+            # A VirtualService binds to a whole Istio Gateway; a listener is a Gateway API notion.
+            problems.append(
+                (
+                    ("gateway", "sectionName"),
+                    "is a Gateway API listener; traffic istio binds the VirtualServices to the whole "
+                    "Gateway: remove it (or use traffic gateway-api)",
+                )
+            )
+        if problems:
+            raise NestedProblems(problems)
         return self

@@ -41,14 +41,30 @@ def strings(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str | 
             yield from strings(item, f"{path}[{index}]", depth + 1)
 
 
+def _controls(text: str, allowed: frozenset[str] = frozenset(), last: int = 127) -> list[str]:
+    return sorted(
+        {f"\\x{ord(c):02x}" for c in text if (ord(c) < 32 or 127 <= ord(c) <= last) and c not in allowed}
+    )
+
+
+def check_name_text(value: str) -> str:
+    """A name-like value without a format of its own (a kubeconfig context): one line, no control
+    character at all, or ValueError. Tabs and line breaks are fine in a value shown as a block, not in a name:
+    `ctx\\nother` would match no context and show as two in every message."""
+    # C1 too (0x80-0x9f): 0x9b starts an escape sequence on many terminals.
+    if controls := _controls(value, last=0x9F):
+        raise ValueError(
+            f"contains control characters ({', '.join(controls[:5])}); expected a name on one line "
+            "of printable characters"
+        )
+    return value
+
+
 def text_problem(text: str) -> str | None:
     """Why a plain value cannot be taken (never repeating it), or None."""
     if len(text) > MAX_VALUE_CHARS:
         return f"is {len(text)} characters long; at most {MAX_VALUE_CHARS} are accepted"
-    controls = sorted(
-        {f"\\x{ord(c):02x}" for c in text if (ord(c) < 32 or ord(c) == 127) and c not in _ALLOWED_CONTROLS}
-    )
-    if controls:
+    if controls := _controls(text, _ALLOWED_CONTROLS):
         return (
             f"contains control characters ({', '.join(controls[:5])}): a NUL byte cannot reach a container's "
             "environment, and the others corrupt what shows them"

@@ -29,7 +29,7 @@ from components.config_types import (
     TextBool,
     TextInt,
 )
-from components.names import derived_names, name_problem
+from components.names import DerivedName, collisions, derived_names, name_problem
 from components.network_settings import NetworkPolicySettings
 from components.plain_text import MAX_DEPTH, plain_text_problems
 from components.profiles import (
@@ -132,27 +132,36 @@ class StackSettings(ConfigModel):
     def _bound_where_it_matters(cls, cluster: ClusterSettings, info: ValidationInfo) -> ClusterSettings:
         environment = info.data.get("environment")
         namespace = info.data.get("namespace")
-        if namespace and cluster.gateway is not None and namespace == cluster.gateway.namespace:
-            raise NestedProblems(
-                [
-                    (
-                        ("gateway", "namespace"),
-                        f"is the stack's own namespace ({namespace}): the Gateway's namespace is the platform's; "
-                        "choose another flutter-app:namespace",
-                    )
-                ]
+        # Compared with the namespace the stack declares, which an empty `namespace` defaults (not
+        # known when `namespace` or `environment` is itself invalid: reported there).
+        own = namespace or (f"{PROJECT}-{environment}" if environment is not None else None)
+        if "namespace" not in info.data:
+            own = None
+        unset = "" if namespace else f", as flutter-app:namespace is unset: {PROJECT}-<environment>"
+        platform = [
+            (
+                ("gateway", "namespace"),
+                cluster.gateway.namespace if cluster.gateway else None,
+                "the Gateway's",
+            ),
+            (
+                ("ingressController", "namespace"),
+                cluster.ingress_controller.namespace,
+                "the ingress controller's",
+            ),
+        ]
+        taken = [
+            (
+                key,
+                f"is the stack's own namespace ({own}{unset}): {whose} namespace is the platform's, and the "
+                "stack would own it, delete it with the stack and default-deny it; choose another "
+                "flutter-app:namespace",
             )
-        if namespace and namespace == cluster.ingress_controller.namespace:
-            # Declared by the stack, it would be the stack's: deleted with it, default-denied.
-            raise NestedProblems(
-                [
-                    (
-                        ("ingressController", "namespace"),
-                        f"is the stack's own namespace ({namespace}): the ingress controller's namespace is the "
-                        "platform's; choose another flutter-app:namespace",
-                    )
-                ]
-            )
+            for key, value, whose in platform
+            if own and value == own
+        ]
+        if taken:
+            raise NestedProblems(taken)
         if cluster.mode == "existing" and not cluster.api_server and environment in PROTECTED_ENVIRONMENTS:
             raise NestedProblems(
                 [
@@ -175,12 +184,27 @@ class StackSettings(ConfigModel):
         quota = info.data.get("namespace_quota")
         problems: list[tuple[tuple[str | int, ...], str]] = []
         if environment is not None:
-            problems += [
-                ((name,), problem)
+            routing = cluster.routing if cluster is not None else None
+            derived = {
+                name: derived_names(
+                    name,
+                    app.strategy,
+                    environment,
+                    routing,
+                    exposed=app.exposure is not None,
+                    previewed=bool(app.exposure and app.exposure.preview_hosts),
+                )
                 for name, app in apps.items()
-                for derived in derived_names(name, app.strategy, environment)
-                if (problem := name_problem(derived))
-            ]
+            }
+            for name, names in derived.items():
+                # A route is named after its Service: one message per name is enough.
+                unique: dict[str, DerivedName] = {}
+                for each in names:
+                    unique.setdefault(each.value, each)
+                problems += [
+                    ((name,), problem) for each in unique.values() if (problem := name_problem(each))
+                ]
+            problems += [((name,), problem) for name, problem in collisions(derived)]
         canaries = sorted(name for name, app in apps.items() if app.strategy == "canary")
         if canaries and cluster is not None and cluster.routing == "ingress":
             problems.append(

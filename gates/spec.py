@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from credentials import credential_in_value, redact
 from gates.templates import TEMPLATES, param_problem
 from gates.templates import render as render_template
+from gates.text import escape_hidden, hidden_problem
 
 OnNoData = Literal["inconclusive", "fail", "pass"]
 OnUndecided = Literal["pass", "fail"]
@@ -41,7 +42,12 @@ MIN_DURATION = 60.0
 """Sequential mode: the default ``min_duration`` (or ``duration`` if shorter)."""
 MAX_DURATION_FACTOR = 4.0
 """Sequential mode: the default ``max_duration`` is this times ``duration`` (1200 s at the default
-300 s: the shortest that rolls back 95 % of canaries at 10x the errors at 0.25 requests/s)."""
+300 s: the shortest that rolls back 95 % of canaries at 10x the errors at 0.25 requests/s), at
+most MAX_GATE_SECONDS."""
+MAX_GATE_SECONDS = 86_400.0
+"""The most any of a gate's times (interval, duration, min_duration, max_duration, max_hold) may
+be: a day. A gate runs inside a deployment; longer is a typo, and far longer overflows the clock
+arithmetic (a timestamp out of range) after the first evaluation."""
 THRESHOLD_DURATION = 60.0
 THRESHOLD_INCONCLUSIVE_LIMIT = 3
 """``mode: threshold`` defaults (the gate as it was before the sequential mode)."""
@@ -53,7 +59,13 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Fields whose value may be a credential pasted in the wrong place: never echoed in a message.
 _UNECHOED = frozenset({"bearer_token_env", "url_env", "headers"})
 _CHECK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# RFC 9110 5.1: a field name is a token.
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+# RFC 9110 5.5: visible characters, with spaces and tabs only between them. http.client sends
+# latin-1, whose 0x80-0x9f are control characters and 0xa0 a space: "obs-text" starts at 0xa1.
+_HEADER_VALUE_CHARACTER = re.compile(r"[\x21-\x7e\xa1-\xff \t]")
+MAX_TIMEOUT = 300.0
+"""Seconds: the longest wait for one request or query (the CD guide's API timeouts are far less)."""
 MAX_NAME = 253
 
 
@@ -61,8 +73,8 @@ def _name_problem(name: str) -> str | None:
     """Why a gate's name cannot be shown in reports, logs and terminals (never repeating it)."""
     if not name.strip() or len(name) > MAX_NAME:
         return f"expected 1 to {MAX_NAME} characters"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return "contains control characters (an escape sequence would reach the terminal as it is)"
+    if problem := hidden_problem(name):
+        return problem
     if credential_in_value(name):
         return "looks like a credential; a gate's name is shown in reports and notifications"
     return None
@@ -81,7 +93,7 @@ class ProbeSpec(_Model):
     """http(s) URL to GET (redirects are not followed: a 3xx is not healthy)."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Request headers, e.g. ``canary: "true"`` to reach the canary subset."""
-    timeout: float = Field(default=10.0, gt=0, le=300)
+    timeout: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT)
     """Seconds before the request is abandoned (the CD guide's API timeout in staging/production)."""
     max_response_time: float | None = Field(default=None, gt=0)
     """Slowest acceptable answer in seconds; default: 5 s (the CD guide), or ``timeout`` if lower."""
@@ -101,7 +113,7 @@ class PrometheusSpec(_Model):
 
     url: str
     """Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090."""
-    timeout: float = Field(default=5.0, gt=0, le=300)
+    timeout: float = Field(default=5.0, gt=0, le=MAX_TIMEOUT)
     """Seconds per query (sent to Prometheus as its own evaluation timeout too)."""
     bearer_token_env: str | None = None
     """Name of an environment variable holding a bearer token (the token itself never goes here)."""
@@ -215,8 +227,8 @@ class GateSpec(_Model):
 
     name: str = "health-gate"
     """Shown in progress, reports and alerts."""
-    interval: float = Field(default=10.0, gt=0)
-    duration: float = Field(default=300.0, gt=0)
+    interval: float = Field(default=10.0, gt=0, le=MAX_GATE_SECONDS)
+    duration: float = Field(default=300.0, gt=0, le=MAX_GATE_SECONDS)
     """Seconds to observe (default 300; 60 in ``mode: threshold``). The gate ends earlier when a
     sequential test decides, later by the time held inconclusive (sequential mode)."""
     failure_limit: int = Field(default=2, ge=1)
@@ -233,18 +245,18 @@ class GateSpec(_Model):
     mode: Mode = "sequential"
     """``sequential`` (default) or ``threshold`` (see the class docstring)."""
     sequential: SequentialSpec = Field(default_factory=SequentialSpec)
-    max_hold: float = Field(default=300.0, ge=0)
+    max_hold: float = Field(default=300.0, ge=0, le=MAX_GATE_SECONDS)
     """Sequential mode: the longest the gate holds through inconclusive evaluations, in total
     (the duration is extended by the time held, up to this) and in a row (then it gives up with
     verdict inconclusive: it never passes without evidence)."""
-    min_duration: float = Field(default=MIN_DURATION, ge=0)
+    min_duration: float = Field(default=MIN_DURATION, ge=0, le=MAX_GATE_SECONDS)
     """Sequential mode: the gate never passes early before this many seconds, however strong the
     evidence: a failure that starts later (a burst, a leak) needs time to show. Default: 60, or
     ``duration`` if shorter."""
-    max_duration: float = Field(default=MAX_DURATION_FACTOR * 300.0, gt=0)
+    max_duration: float = Field(default=MAX_DURATION_FACTOR * 300.0, gt=0, le=MAX_GATE_SECONDS)
     """Sequential mode: when ``duration`` ends with a sequential test still undecided, the gate
     keeps watching until every test decides, up to this many seconds (extended by the time held
-    too). Default: 4 x ``duration`` (1200 s)."""
+    too). Default: 4 x ``duration`` (1200 s), at most a day."""
     on_undecided: OnUndecided = "pass"
     """Sequential mode: the verdict at ``max_duration`` when a test is still undecided (the reason
     says so and gives the evidence)."""
@@ -266,7 +278,7 @@ class GateSpec(_Model):
             data.setdefault("duration", THRESHOLD_DURATION)
         duration = data.get("duration", 300.0)
         if _number(duration) and math.isfinite(duration):
-            data.setdefault("max_duration", MAX_DURATION_FACTOR * duration)
+            data.setdefault("max_duration", min(MAX_DURATION_FACTOR * duration, MAX_GATE_SECONDS))
             data.setdefault("min_duration", min(MIN_DURATION, duration))
         if mode == "sequential" and "inconclusive_limit" not in data:
             interval, hold = data.get("interval", 10.0), data.get("max_hold", 300.0)
@@ -465,17 +477,7 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
         where = f"probes[{index}]"
         if problem := _url_problem(probe.url, spec.allow_link_local):
             problems.append(Problem(f"{where}.url", problem))
-        for header, value in probe.headers.items():
-            if _HEADER_NAME.fullmatch(header) is None or any(c in value for c in "\r\n\x00"):
-                # Never echoed: a header is where a pasted credential would sit.
-                problems.append(
-                    Problem(
-                        f"{where}.headers",
-                        "expected header names of letters, digits and -_. and values without line breaks or "
-                        "NUL (a line break would end the header; requests refuses every probe then)",
-                    )
-                )
-                break
+        problems += _header_problems(f"{where}.headers", probe.headers)
         if probe.max_response_time is not None and probe.max_response_time > probe.timeout:
             problems.append(
                 Problem(
@@ -517,6 +519,40 @@ def _semantic_problems(spec: GateSpec) -> list[Problem]:
     for index, check in enumerate(spec.checks):
         problems += _check_problems(f"checks[{index}]", check, seen)
     return problems
+
+
+def _header_problems(where: str, headers: Mapping[str, str]) -> list[Problem]:
+    # A header is where a pasted credential sits: values are never echoed, only what is wrong with
+    # them; a name is, unless it looks like a credential itself. Caught here, not by requests at
+    # the first probe, which then fails every probe of the gate.
+    problems = []
+    for name, value in headers.items():
+        if _HEADER_NAME.fullmatch(name) is None:
+            expected = (
+                "expected a header name of letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 token characters)"
+            )
+            if credential_in_value(name):
+                problems.append(Problem(where, f"{expected}; one is not shown: it looks like a credential"))
+            else:
+                shown = escape_hidden(name[:64]) + ("..." if len(name) > 64 else "")
+                problems.append(Problem(f"{where}.{shown}", f'{expected}, got "{shown}"'))
+            continue
+        if problem := _header_value_problem(value):
+            problems.append(Problem(f"{where}.{name}", problem))
+    return problems
+
+
+def _header_value_problem(value: str) -> str | None:
+    expected = (
+        "expected visible ASCII or latin-1 characters, spaces and tabs only between them "
+        "(RFC 9110; the value is not shown)"
+    )
+    if value != value.strip(" \t"):
+        return f"starts or ends with a space or tab; {expected}"
+    odd = dict.fromkeys(f"U+{ord(c):04X}" for c in value if not _HEADER_VALUE_CHARACTER.fullmatch(c))
+    if odd:
+        return f"contains {', '.join(list(odd)[:5])}, which a header cannot carry; {expected}"
+    return None
 
 
 def _load_problems(load: LoadSpec, probes: Sequence[ProbeSpec]) -> list[Problem]:

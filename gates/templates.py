@@ -10,6 +10,7 @@ the release track: a colour, stable or canary) and a rate
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,11 @@ LABEL_PARAMS = ("job", "namespace", "app", "version")
 """Parameters that become label matchers ``name="value"`` on every selector of a template."""
 WINDOW_PARAM = "window"
 DEFAULT_WINDOW = "1m"
-_WINDOW = re.compile(r"^[0-9]+(ms|s|m|h)$")
+_WINDOW = re.compile(r"^([0-9]+)(ms|s|m|h)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+MAX_WINDOW_SECONDS = 30 * 24 * 3600
+"""The longest rate window, 30 days (720h): twice Prometheus's default retention, so no data is
+beyond it by default, and far inside the durations Prometheus and Python's clocks can hold."""
 _NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 
@@ -127,14 +132,36 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def window_seconds(text: str) -> float | None:
+    """The seconds of a Prometheus duration such as 30s, 1m or 5m; None when it is not one."""
+    match = _WINDOW.fullmatch(text)
+    if match is None:
+        return None
+    digits = match[1].lstrip("0") or "0"
+    # Beyond any bound, and int() of thousands of digits would raise instead of answering.
+    if len(digits) > 15:
+        return math.inf
+    return int(digits) * _UNIT_SECONDS[match[2]]
+
+
+def window_problem(text: str) -> str | None:
+    """Why ``text`` is not a window above zero and within MAX_WINDOW_SECONDS (None when it is)."""
+    seconds = window_seconds(text)
+    if not seconds:
+        return f"expected a Prometheus duration above zero such as 30s, 1m or 5m, got {text!r}"
+    if seconds > MAX_WINDOW_SECONDS:
+        return f"expected at most {MAX_WINDOW_SECONDS // 3600}h ({MAX_WINDOW_SECONDS // 86400} days), got {text!r}"
+    return None
+
+
 def param_problem(template: Template, key: str, value: str) -> str | None:
     """Why ``key: value`` is not a valid parameter of ``template`` (None when it is)."""
     if key not in template.params:
         return (
             f"unknown parameter of template '{template.name}'; expected one of {', '.join(template.params)}"
         )
-    if key == WINDOW_PARAM and not (_WINDOW.fullmatch(value) and any(c in "123456789" for c in value)):
-        return f"expected a Prometheus duration above zero such as 30s, 1m or 5m, got {value!r}"
+    if key == WINDOW_PARAM:
+        return window_problem(value)
     if key == "cpu_limit" and not (_NUMBER.fullmatch(value) and float(value) > 0):
         return f"expected a positive number of cores, got {value!r}"
     return None

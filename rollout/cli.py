@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from credentials import redact
+from gates.text import escape_hidden
 from rollout.commands import gate, history, recover, release, render, report, rollback
 from rollout.exit_codes import CommandError, ExitCode
 
@@ -26,16 +27,25 @@ COMMANDS = (render, gate, release, rollback, recover, history, report)
 class Console:
     """Where a command writes: results to ``out``, progress and diagnostics to ``err``. Every line
     is redacted on its way out (credentials/): whatever a message repeats, a credential in it is
-    not shown."""
+    not shown; and its control and format characters are escaped (gates/text.py): whatever a
+    message repeats, it cannot recolour, clear or reorder the terminal."""
 
     out: TextIO
     err: TextIO
 
     def print(self, text: str = "") -> None:
-        print(redact(text), file=self.out, flush=True)
+        print(_shown(text), file=self.out, flush=True)
 
     def note(self, text: str) -> None:
-        print(redact(text), file=self.err, flush=True)
+        print(_shown(text), file=self.err, flush=True)
+
+    def ask(self, question: str) -> None:
+        """``question`` on ``err``, the answer to follow on the same line."""
+        print(_shown(question), end="", file=self.err, flush=True)
+
+
+def _shown(text: str) -> str:
+    return escape_hidden(redact(text), keep="\n\t")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,7 +103,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return int(ExitCode.INTERRUPTED)
     except Exception as error:  # the last line of defence: a message, never a bare traceback
         if debug:
-            traceback.print_exc(file=console.err)
+            console.note(traceback.format_exc().rstrip("\n"))
         console.note(
             f"error: {type(error).__name__}: {error}" + ("" if debug else " (run with --debug for details)")
         )

@@ -33,6 +33,7 @@ from pulumi.automation import errors as auto_errors
 from rollout.changes import PlanFormatError, ResourceChange, planned_changes
 from rollout.engine_output import gate_failure, root_cause
 from rollout.exit_codes import CommandError, ExitCode
+from rollout.files import absent
 from rollout.history import (
     ConfigEntry,
     HistoryEntry,
@@ -319,14 +320,16 @@ StackOpener = Callable[[Path, str], StackAccess]
 
 def open_stack(project_dir: Path, name: str) -> StackAccess:
     """Select ``name`` in the project at ``project_dir`` with the `pulumi` CLI on PATH."""
-    if not (project_dir / "Pulumi.yaml").is_file():
+    if absent(project_dir / "Pulumi.yaml"):
         raise CommandError(f"{project_dir}: no Pulumi.yaml (run in the project directory or pass --cwd)")
-    stack_file = project_dir / f"Pulumi.{name}.yaml"
-    if stack_file.exists():
-        try:
-            read_yaml(stack_file)  # the CLI's own message names a neighbouring line, and exits 1
-        except YamlFileError as error:
-            raise CommandError(str(error)) from None
+    # The CLI's own messages name a neighbouring line of a bad file, or say it has no project or
+    # stack when the file is a directory or a FIFO, and exit 1.
+    for path in (project_dir / "Pulumi.yaml", project_dir / f"Pulumi.{name}.yaml"):
+        if not absent(path):
+            try:
+                read_yaml(path)
+            except YamlFileError as error:
+                raise CommandError(str(error)) from None
     try:
         workspace = auto.LocalWorkspace(
             work_dir=str(project_dir.resolve()), pulumi_command=SupervisedPulumi()

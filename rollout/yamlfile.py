@@ -5,28 +5,62 @@ plain words resolved as go-yaml v3 resolves them (the CLI's parser): only true/f
 booleans, so an app named ``on`` or ``yes`` stays a name and ``debugMode: yes`` is the word "yes"
 (YAML 1.1, PyYAML's default, would read both as true), ``0777`` is octal and ``1:30`` is text.
 
+Keys are text, as the CLI hands config objects to a program: a key that is not a string becomes
+what Go's ``fmt.Sprintf("%v", key)`` makes of its value (the CLI's config/object.go), so ``true``
+and ``True`` both become "true", ``1.0`` becomes "1" and ``~`` becomes "<nil>". go-yaml refuses
+two keys of the same text (``'true'`` and ``true`` included); two keys of different text that
+become the same key are kept by go-yaml and collapse silently in the CLI (one app of two
+dropped): both are refused here, naming both keys.
+
 Bounded whatever the input: a file that is not a regular file or is larger than MAX_FILE_BYTES is
 refused before it is read, and so is a document nested deeper than MAX_DEPTH or whose aliases
-expand to more than MAX_VALUES values (a "billion laughs" file)."""
+expand to more than MAX_VALUES values or MAX_CHARS characters (a "billion laughs" file: a few
+kilobytes that expand to gigabytes once a long string is referenced 100,000 times), computed on
+the parsed nodes before anything is expanded or serialised."""
 
 from __future__ import annotations
 
+import math
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
+from rollout.files import what_it_is
+
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_FILE_BYTES: Final = 4 * 1024 * 1024
 MAX_DEPTH: Final = 64
 MAX_VALUES: Final = 200_000
+MAX_CHARS: Final = MAX_FILE_BYTES
+"""Characters of scalars once aliases are expanded: no more than a file without aliases can hold."""
 
 
 class PulumiYamlLoader(yaml.SafeLoader):
-    """SafeLoader with go-yaml v3's resolution of plain scalars (gopkg.in/yaml.v3 resolve.go)."""
+    """SafeLoader with go-yaml v3's resolution of plain scalars (gopkg.in/yaml.v3 resolve.go) and
+    the CLI's text keys (see key_text)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        # SafeConstructor's, with text keys: in Python True == 1 == 1.0 would merge keys the CLI
+        # keeps apart ("true", "1"), and a key of another type would reach the program as JSON's
+        # text of it ("null", "1.0"), not the CLI's ("<nil>", "1").
+        self.flatten_mapping(node)
+        mapping: dict[Hashable, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "found unhashable key",
+                    key_node.start_mark,
+                )
+            mapping[key_text(key)] = self.construct_object(value_node, deep=deep)
+        return mapping
 
 
 def _go_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
@@ -90,6 +124,41 @@ PulumiYamlLoader.add_constructor("tag:yaml.org,2002:float", _go_float)
 PulumiYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _go_time)
 
 
+def _go_float_text(value: float) -> str:
+    # strconv.FormatFloat(value, 'g', -1, 64), as %v prints a float64: the shortest digits that
+    # read back the same, in exponent form below 1e-4 or from 1e+06 (1e+06, 1.5e-05, 123456.7).
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    assert isinstance(exponent, int)
+    while len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    point = len(digits) + exponent - 1
+    minus = "-" if sign else ""
+    if point < -4 or point >= 6:
+        mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
+        return f"{minus}{mantissa}e{'-' if point < 0 else '+'}{abs(point):02d}"
+    return minus + format(Decimal((0, digits, exponent)), "f")
+
+
+def key_text(key: Any) -> str:
+    """A mapping key as the Pulumi CLI names it: ``fmt.Sprintf("%v", key)`` of the value go-yaml
+    resolved it to (timestamps are already Go's text, see _go_time)."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "<nil>"
+    if isinstance(key, float):
+        return _go_float_text(key)
+    if isinstance(key, bytes):
+        return key.decode("utf-8", errors="replace")
+    return str(key)
+
+
 class YamlFileError(Exception):
     """A file that is not one valid YAML document; ``problems`` lists each reason."""
 
@@ -103,35 +172,57 @@ def _path_text(path: tuple[str, ...]) -> str:
     return ".".join(path) if path else "(top level)"
 
 
-def _duplicates(node: yaml.Node, path: tuple[str, ...], seen: set[int]) -> Iterator[tuple[int, str]]:
+def _resolved_key(loader: PulumiYamlLoader, node: yaml.ScalarNode) -> str:
+    try:
+        return key_text(loader.construct_object(node))
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+        # A bad explicit tag (`!!int x`): construction reports it; here the key is its text.
+        return str(node.value)
+
+
+def _duplicates(
+    node: yaml.Node, path: tuple[str, ...], seen: set[int], loader: PulumiYamlLoader
+) -> Iterator[tuple[int, str]]:
     # Walk the composed node graph (before construction, where the repetition is still visible).
     # An alias points at a node already walked: `seen` keeps recursive anchors finite.
     if id(node) in seen:
         return
     seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
-        first: dict[tuple[str, str], int] = {}
+        # go-yaml's own check compares the keys' text whatever their tags ('true' and true);
+        # the second compares what the CLI makes of them (true and True are both "true").
+        first: dict[str, int] = {}
+        resolved: dict[str, tuple[str, int]] = {}
         for key_node, value_node in node.value:
             # `<<: *anchor` merges defaults that explicit keys may override: not a repetition.
             if key_node.tag == _MERGE_TAG:
                 continue
             name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
             line = key_node.start_mark.line + 1
+            where = _path_text(path)
             if isinstance(key_node, yaml.ScalarNode):
-                identity = (key_node.tag, key_node.value)
-                if identity in first:
-                    where = _path_text(path)
+                text = _resolved_key(loader, key_node)
+                if name in first:
                     yield (
                         line,
                         f"key '{name}' in {where} is repeated at line {line} (first at line "
-                        f"{first[identity]}): YAML keeps only the last one; remove or merge one of them",
+                        f"{first[name]}): YAML keeps only the last one; remove or merge one of them",
                     )
-                else:
-                    first[identity] = line
-            yield from _duplicates(value_node, (*path, name), seen)
+                elif text in resolved:
+                    other, other_line = resolved[text]
+                    yield (
+                        line,
+                        f"keys '{other}' (line {other_line}) and '{name}' (line {line}) in {where} are "
+                        f"both the key '{text}' as the Pulumi CLI reads them: it keeps one and silently "
+                        "drops the other; rename or remove one of them",
+                    )
+                first.setdefault(name, line)
+                resolved.setdefault(text, (name, line))
+                name = text
+            yield from _duplicates(value_node, (*path, name), seen, loader)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            yield from _duplicates(item, (*path[:-1], f"{path[-1] if path else ''}[{index}]"), seen)
+            yield from _duplicates(item, (*path[:-1], f"{path[-1] if path else ''}[{index}]"), seen, loader)
 
 
 def _at(mark: Any) -> str:
@@ -161,11 +252,12 @@ class _Cycle(Exception):
     """An alias refers to a value that contains it."""
 
 
-def _size(node: yaml.Node) -> tuple[int, int]:
-    """(values, depth) of the document once its aliases are expanded, computed without expanding
-    them: each node is counted once (an alias is another reference to a node already counted).
-    _Cycle when a value contains an alias of itself (it would expand without end)."""
-    memo: dict[int, tuple[int, int]] = {}
+def _size(node: yaml.Node) -> tuple[int, int, int]:
+    """(values, depth, characters of the scalars) of the document once its aliases are expanded,
+    computed without expanding them: each node is counted once (an alias is another reference to
+    a node already counted). _Cycle when a value contains an alias of itself (it would expand
+    without end)."""
+    memo: dict[int, tuple[int, int, int]] = {}
     open_nodes: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(node, False)]
     for _ in range(10 * MAX_VALUES):
@@ -184,14 +276,16 @@ def _size(node: yaml.Node) -> tuple[int, int]:
             open_nodes.discard(id(current))
             values = 1 + sum(memo[id(c)][0] for c in children)
             depth = 1 + max((memo[id(c)][1] for c in children), default=0)
-            memo[id(current)] = (min(values, 10 * MAX_VALUES), depth)
+            chars = sum(memo[id(c)][2] for c in children) if children else len(str(current.value))
+            # Capped: a bomb's counts grow exponentially with its size.
+            memo[id(current)] = (min(values, 10 * MAX_VALUES), depth, min(chars, 10 * MAX_CHARS))
             continue
         if any(id(child) in open_nodes or child is current for child in children):
             raise _Cycle
         open_nodes.add(id(current))
         stack.append((current, True))
         stack += [(child, False) for child in children if id(child) not in memo]
-    return 10 * MAX_VALUES, 0
+    return 10 * MAX_VALUES, 0, 10 * MAX_CHARS
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -205,7 +299,7 @@ def parse_yaml(text: str, source: str) -> Any:
     if node is None:
         return None
     try:
-        values, depth = _size(node)
+        values, depth, chars = _size(node)
     except _Cycle:
         raise YamlFileError(
             f"{source}: an alias (*name) refers to a value that contains it, which expands without end"
@@ -217,7 +311,16 @@ def parse_yaml(text: str, source: str) -> Any:
             f"{source}: its aliases (*name) expand to more than {MAX_VALUES} values; refused, as the "
             "Pulumi CLI refuses excessive aliasing"
         )
-    duplicates = [text for _, text in sorted(_duplicates(node, (), set()))]
+    if chars > MAX_CHARS:
+        raise YamlFileError(
+            f"{source}: its aliases (*name) expand to more than {MAX_CHARS} characters (a file without "
+            f"aliases holds at most {MAX_FILE_BYTES} bytes); refused before anything is expanded"
+        )
+    resolver = PulumiYamlLoader("")
+    try:
+        duplicates = [text for _, text in sorted(_duplicates(node, (), set(), resolver))]
+    finally:
+        resolver.dispose()
     if duplicates:
         count = len(duplicates)
         raise YamlFileError(f"{source}: {count} repeated key{'s' if count != 1 else ''}:", duplicates)
@@ -237,12 +340,7 @@ def read_yaml(path: Path, source: str | None = None) -> Any:
     try:
         info = path.stat()  # follows links: a loop or a dangling one fails here
         if not stat.S_ISREG(info.st_mode):
-            kind = (
-                "a directory"
-                if stat.S_ISDIR(info.st_mode)
-                else "not a regular file (a device, a FIFO or a socket)"
-            )
-            raise YamlFileError(f"{source}: is {kind}; expected a YAML file")
+            raise YamlFileError(f"{source}: is {what_it_is(info.st_mode)}; expected a YAML file")
         if info.st_size > MAX_FILE_BYTES:
             raise YamlFileError(f"{source}: is {info.st_size} bytes; at most {MAX_FILE_BYTES} are accepted")
         text = path.read_text(encoding="utf-8")

@@ -20,6 +20,7 @@ from gates.results import Verdict, fmt
 from gates.runner import Secrets, build_runtime, run_gate, secrets_from_env
 from gates.spec import GateSpec, SpecError, parse_spec
 from rollout.exit_codes import CommandError, ExitCode
+from rollout.files import check_output_files
 from rollout.yamlfile import YamlFileError, read_yaml
 
 if TYPE_CHECKING:
@@ -129,30 +130,13 @@ def describe_plan(spec: GateSpec) -> str:
     )
 
 
-def _check_report_path(report: Path) -> None:
-    """Refuse, before anything is probed, a report path that cannot be written (exit 2)."""
-    if report.is_dir():
-        raise CommandError(
-            f"--report: {report} is a directory; expected a file path such as {report}/gate.json"
-        )
-    # The directory is created when the report is written; here only its nearest existing
-    # ancestor is checked, so a refused run leaves nothing behind.
-    ancestor = report.parent
-    for _ in range(len(report.parts)):
-        if ancestor.exists():
-            break
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
-        raise CommandError(f"--report: cannot write under {ancestor} (not a writable directory)")
-
-
 def handle(args: argparse.Namespace, console: Console, env: Mapping[str, str] | None = None) -> ExitCode:
     env = os.environ if env is None else env
     spec = load_spec_file(args.spec)
     secrets = secrets_from_env(spec, env)
     _require_secrets(spec, secrets)
     if args.report is not None:
-        _check_report_path(args.report)
+        check_output_files("--report", args.report, lambda report: [markdown_path(report)])
     display: PlainProgress | LiveProgress
     if use_panel(console, env):
         # Imported here: only an interactive `rollout gate` needs rich.

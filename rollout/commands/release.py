@@ -28,16 +28,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args
 
 from components.app_settings import AppSettings
 from components.config_types import Strategy
+from components.plain_text import text_problem
 from components.settings import DEFAULT_APP, PROJECT, StackSettings, parse_settings
-from components.validation import ConfigError, parse_image
+from components.validation import IMAGE_EXPECTED, ConfigError, check_dns1035_label, parse_image, show
 from credentials import mask
 from gates.schedule import Schedule
+from rollout.arguments import shown_name
 from rollout.engine_output import gate_report
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, ConfigMap, secret_values
@@ -74,12 +76,15 @@ def register(subparsers: Any) -> None:
         description="Walk a release through its steps (rolling, blue-green or canary); a failed gate "
         "undoes traffic first and exits 1.",
     )
-    parser.add_argument("--stack", required=True, metavar="STACK", help="stack name")
+    parser.add_argument("--stack", required=True, type=shown_name, metavar="STACK", help="stack name")
     parser.add_argument(
         "--image", required=True, metavar="IMAGE", help="REPOSITORY:TAG or REPOSITORY@sha256:DIGEST"
     )
     parser.add_argument(
-        "--app", metavar="NAME", help=f"app to release (default: {DEFAULT_APP}, or the only app)"
+        "--app",
+        type=shown_name,
+        metavar="NAME",
+        help=f"app to release (default: {DEFAULT_APP}, or the only app)",
     )
     parser.add_argument(
         "--strategy",
@@ -182,12 +187,29 @@ def _offline_dry_run(args: argparse.Namespace, console: Console) -> ExitCode:
     return ExitCode.OK
 
 
+_SHOWN_CHARS = 100
+
+
+def _check_option(option: str, value: str, parse: Callable[[str], object], expected: str) -> None:
+    """Refuse (exit 2) a value the config key it becomes would refuse, with the same checks
+    (components/plain_text.py, then the key's own); the message repeats neither a credential nor
+    more than the first _SHOWN_CHARS characters of a long value."""
+    if problem := text_problem(value):
+        raise CommandError(f"{option}: {problem}; expected {expected}")
+    try:
+        parse(value)
+    except ValueError as error:
+        shown = show(value[:_SHOWN_CHARS])
+        if len(value) > _SHOWN_CHARS:
+            shown += f" (the first {_SHOWN_CHARS} of {len(value)} characters)"
+        raise CommandError(f"{option} {shown}: {error}") from None
+
+
 def handle(args: argparse.Namespace, console: Console, services: Services | None = None) -> ExitCode:
     services = services or Services()
-    try:
-        parse_image(args.image)
-    except ValueError as error:
-        raise CommandError(f"--image {args.image!r}: {error}") from None
+    _check_option("--image", args.image, parse_image, IMAGE_EXPECTED)
+    if args.app is not None:
+        _check_option("--app", args.app, check_dns1035_label, "the name of an app in the stack's `apps`")
     if args.dry_run and not services.cli_available():
         return _offline_dry_run(args, console)
     access = services.open_stack(args.cwd, args.stack)
@@ -233,7 +255,7 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
         if needs_approval(environment, args.stack) and not args.yes:
             confirm(
                 services.terminal,
-                lambda q: print(q, end="", file=console.err, flush=True),
+                console.ask,
                 f"release {args.image} to {args.stack} ({environment or 'unknown environment'})?",
             )
         version = baseline.version if baseline else None

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.validation import ConfigError
+from rollout.arguments import shown_name
 from rollout.exit_codes import CommandError, ExitCode
+from rollout.files import check_output_directory
 from rollout.offline.engine import ProgramRun, Registration, run_program
 from rollout.offline.policy import PolicyPackError, Violation, check_policies
 from rollout.offline.project import ProjectError, check_stack
@@ -42,7 +44,12 @@ def register(subparsers: Any) -> None:
         "DIR/STACK/manifests.yaml and DIR/STACK/resources.json.",
     )
     parser.add_argument(
-        "--stack", required=True, action="append", metavar="STACK", help="stack to render (repeatable)"
+        "--stack",
+        required=True,
+        type=shown_name,
+        action="append",
+        metavar="STACK",
+        help="stack to render (repeatable)",
     )
     parser.add_argument("--out", type=Path, metavar="DIR", help=f"output directory (default: {DEFAULT_OUT})")
     parser.add_argument(
@@ -92,18 +99,11 @@ def resource_tree(resources: list[Registration]) -> list[str]:
     return lines
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    """Refuse an output directory that cannot be one, before anything is rendered or written."""
-    for path in (out_dir, *out_dir.parents):
-        if path.exists() and not path.is_dir():
-            raise CommandError(f"--out {out_dir}: {path} exists and is not a directory; expected a directory")
-
-
 def handle(args: argparse.Namespace, console: Console) -> ExitCode:
     project_dir: Path = args.cwd
     out_dir: Path = args.out or project_dir / DEFAULT_OUT
     pack_dir: Path = args.policy_pack or project_dir / DEFAULT_PACK
-    _check_out_dir(out_dir)
+    check_output_directory("--out", out_dir, args.stack)
     # Render every stack before writing any: a bad stack leaves all outputs as they were.
     rendered = [render_stack(project_dir, stack, pack_dir) for stack in args.stack]
     code = ExitCode.OK

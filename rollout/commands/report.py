@@ -17,19 +17,27 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gates.spec import MAX_TIMEOUT
+from gates.templates import MAX_WINDOW_SECONDS, window_problem
+from rollout.arguments import shown_name
 from rollout.exit_codes import CommandError, ExitCode
+from rollout.files import check_output_files
 from rollout.schedule import TOKEN_ENV
 
 if TYPE_CHECKING:
     from rollout.cli import Console
 
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-_WINDOW = re.compile(r"^[1-9][0-9]*(s|m|h)$")
 
 
 def _window(text: str) -> str:
-    if not _WINDOW.match(text):
+    from rollout.monitoring.queries import WINDOW
+
+    # The window goes into the templates' queries: their bound is the report's.
+    if not WINDOW.match(text):
         raise argparse.ArgumentTypeError(f"expected a duration such as 30s, 15m or 1h, got {text!r}")
+    if problem := window_problem(text):
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
@@ -41,13 +49,15 @@ def _url(text: str) -> str:
     return text
 
 
-def _positive(text: str) -> float:
+def _timeout(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    if not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds above 0 and at most {MAX_TIMEOUT:g}, got {text!r}"
+        )
     return value
 
 
@@ -60,14 +70,16 @@ def register(subparsers: Any) -> None:
         f"token: environment variable {TOKEN_ENV}. Alert thresholds: flutter-app:reportThresholds. "
         "Alerts are sent to ROLLOUT_REPORT_WEBHOOK_URL when set.",
     )
-    parser.add_argument("--stack", required=True, metavar="STACK", help="the stack (Pulumi.STACK.yaml)")
+    parser.add_argument(
+        "--stack", required=True, type=shown_name, metavar="STACK", help="the stack (Pulumi.STACK.yaml)"
+    )
     parser.add_argument("--prometheus", type=_url, metavar="URL", help="Prometheus base URL")
     parser.add_argument(
         "--window",
         type=_window,
         default="1h",
         metavar="DURATION",
-        help="period covered, e.g. 15m (default 1h)",
+        help=f"period covered, e.g. 15m (default 1h, at most {MAX_WINDOW_SECONDS // 3600}h)",
     )
     parser.add_argument(
         "--format",
@@ -77,7 +89,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--out", type=Path, metavar="FILE", help="write the report here (default: stdout)")
     parser.add_argument(
-        "--timeout", type=_positive, default=10.0, metavar="SECONDS", help="per query (default 10)"
+        "--timeout",
+        type=_timeout,
+        default=10.0,
+        metavar="SECONDS",
+        help=f"per query (default 10, at most {MAX_TIMEOUT:g})",
     )
     parser.add_argument(
         "--fail-on",
@@ -94,17 +110,11 @@ def _format(args: argparse.Namespace) -> str:
     return "html" if args.out is not None and args.out.suffix.lower() in (".html", ".htm") else "md"
 
 
-def _check_out(path: Path) -> None:
-    """Refuse (exit 2, nothing written, nothing queried) an --out the report cannot be written to."""
-    if path.is_dir():
-        raise CommandError(f"--out {path}: is a directory; expected a file path such as report.md")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise CommandError(f"--out {path}: {parent} is not a directory")
-            if not os.access(parent, os.W_OK):
-                raise CommandError(f"--out {path}: {parent} is not writable")
-            break
+def chart_paths(out: Path) -> dict[str, Path]:
+    """Where the Markdown report's charts go: next to it, ``<stem>-<chart>.png``."""
+    from rollout.monitoring.model import CHARTS
+
+    return {name: out.with_name(f"{out.stem}-{name}.png") for name in CHARTS}
 
 
 def _write(path: Path, data: str | bytes) -> None:
@@ -149,8 +159,9 @@ def handle(args: argparse.Namespace, console: Console) -> ExitCode:
     webhook = env.get(WEBHOOK_URL_ENV) or None
     secrets = (token, webhook)
 
+    fmt = _format(args)
     if args.out is not None:
-        _check_out(args.out)
+        check_output_files("--out", args.out, lambda out: chart_paths(out).values() if fmt == "md" else ())
     client = PrometheusClient(url, timeout=args.timeout, token=token)
     console.note(f"report {args.stack}: querying {client.display_url} over the last {args.window}")
     try:
@@ -161,7 +172,6 @@ def handle(args: argparse.Namespace, console: Console) -> ExitCode:
             ExitCode.FAILED,
         ) from None
 
-    fmt = _format(args)
     charts: dict[str, bytes] = {}
     if fmt == "html" or args.out is not None:
         from rollout.monitoring.charts import draw
@@ -173,7 +183,7 @@ def handle(args: argparse.Namespace, console: Console) -> ExitCode:
     else:
         files: dict[str, Path] = {}
         if args.out is not None:
-            files = {name: args.out.with_name(f"{args.out.stem}-{name}.png") for name in charts}
+            files = {name: path for name, path in chart_paths(args.out).items() if name in charts}
         text = to_markdown(report, config.thresholds, {name: path.name for name, path in files.items()})
         for name, path in files.items():
             _write(path, charts[name])

@@ -11,6 +11,8 @@ from typing import Any
 
 from components.settings import StackSettings, validate_config
 from components.validation import ConfigError, Problem, show
+from gates.text import escape_hidden, hidden_problem
+from rollout.files import absent
 from rollout.yamlfile import YamlFileError, read_yaml
 
 # Stands in for a `secure:` value offline. Masked wherever it is written, like any secret.
@@ -77,6 +79,23 @@ def _type_problem(key: str, declared: str, value: Any) -> Problem | None:
     return None if ok else Problem(key, f"must be of type '{declared}' (got {show(value)})")
 
 
+def _hidden_key_problems(path: str, value: Any) -> list[Problem]:
+    """A key below ``path`` (an app, an environment variable) whose name holds control or format
+    characters, named by the escaped key at its parent: the parent's key covers what the
+    program's checks would say about anything below it."""
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _hidden_key_problems(f"{path}[{index}]", item)]
+    if not isinstance(value, dict):
+        return []
+    problems: list[Problem] = []
+    for key, item in value.items():
+        if problem := hidden_problem(str(key)):
+            problems.append(Problem(path, f"key '{escape_hidden(str(key))}' {problem}"))
+        else:
+            problems += _hidden_key_problems(f"{path}.{key}", item)
+    return problems
+
+
 def load_stack_config(directory: Path, stack: str) -> StackConfig:
     """Read Pulumi.yaml and Pulumi.<stack>.yaml; raise ProjectError naming each bad key."""
     config, problems = read_stack_config(directory, stack)
@@ -92,7 +111,7 @@ def read_stack_config(directory: Path, stack: str) -> tuple[StackConfig, list[Pr
     problems the CLI would refuse per key (declared types, missing or empty values), so that a
     caller can list them with every other problem; ProjectError when the files cannot be used."""
     project_file = directory / "Pulumi.yaml"
-    if not project_file.is_file():
+    if absent(project_file):
         raise ProjectError(f"no Pulumi.yaml in {directory} (use --cwd to point at the project)")
     project = _read_mapping(project_file)
     name = project.get("name")
@@ -103,7 +122,7 @@ def read_stack_config(directory: Path, stack: str) -> tuple[StackConfig, list[Pr
             raise ProjectError(f"Pulumi.yaml: '{setting}' must be a path (got {_kind(project[setting])})")
     stack_dir = directory / project.get("stackConfigDir", ".")
     stack_file = stack_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists() and not stack_file.is_symlink():
+    if absent(stack_file):
         available = sorted(
             p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stack_dir.glob("Pulumi.*.yaml")
         )
@@ -136,6 +155,11 @@ def read_stack_config(directory: Path, stack: str) -> tuple[StackConfig, list[Pr
     empty: set[str] = set()
     for key, value in stack_config.items():
         full = qualify(str(key))
+        if hidden := hidden_problem(full):
+            # Not handed on: the program's own checks would repeat the name as it is.
+            problems.append(Problem(escape_hidden(full), hidden))
+            continue
+        problems += _hidden_key_problems(full, value)
         if value is None:
             # Not a default, not "": the line is half-written. Naming it beats guessing.
             problems.append(Problem(full, "has no value (null); give it one or remove the line"))

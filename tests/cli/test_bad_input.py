@@ -122,7 +122,7 @@ def test_out_pointing_at_a_file_is_refused_before_rendering(project: Path) -> No
         ["--cwd", str(project), "render", "--stack", "dev", "--out", str(target)], out=io.StringIO(), err=err
     )
     assert code == 2
-    assert f"--out {target}: {target} exists and is not a directory" in err.getvalue()
+    assert f"--out {target}: is a regular file; expected a directory" in err.getvalue()
     assert target.read_text() == "not a directory"
     nested = target / "deeper"
     code = main(

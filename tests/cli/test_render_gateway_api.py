@@ -128,7 +128,9 @@ def test_promotion_passing_through_weight_0_copies_nothing(project: Path, traffi
     back at 0 while the canary still runs: no copy (every write would run twice), no canary gate."""
     if traffic == "gateway-api":
         gateway_api(project, "staging")
-    set_app(project, "staging", image=CANARY_IMAGE, canary={"image": CANARY_IMAGE, "weight": 0, "mirror": 100})
+    set_app(
+        project, "staging", image=CANARY_IMAGE, canary={"image": CANARY_IMAGE, "weight": 0, "mirror": 100}
+    )
     manifests = render(project, "staging")
     routes = of_kind(manifests, "HTTPRoute" if traffic == "gateway-api" else "VirtualService").values()
     text = yaml.safe_dump(list(routes))

@@ -144,7 +144,7 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_probing(
     )
     assert (code, err) == (
         2,
-        f"error: --report: {directory} is a directory; expected a file path such as {directory}/gate.json\n",
+        f"error: --report {directory}: is a directory; expected a regular file or a path where nothing is yet\n",
     )
     blocker = tmp_path / "notes.txt"
     blocker.write_text("a file where a directory would go")
@@ -153,7 +153,10 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_probing(
         io.StringIO(),
         io.StringIO(),
     )
-    assert (code, err) == (2, f"error: --report: cannot write under {blocker} (not a writable directory)\n")
+    assert (code, err) == (
+        2,
+        f"error: --report {blocker / 'out' / 'r.json'}: {blocker} is a regular file; expected a directory\n",
+    )
     assert target.received == []
 
 

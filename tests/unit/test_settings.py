@@ -235,3 +235,93 @@ def test_apps_beyond_the_namespace_quota_are_refused_naming_the_key() -> None:
     line = next(ln for ln in message.splitlines() if ln.strip().startswith("- flutter-app:apps:"))
     # blue/green at 30 replicas: 2 x 30 + 2 surge pods of 500m each
     assert "pods 62 > 60" in line and "limits.cpu 31 > 16" in line and "production namespace quota" in line
+
+
+def _crd_section_name() -> dict[str, Any]:
+    """The SectionName schema of HTTPRoute v1 spec.parentRefs in the Gateway API v1.4.1 standard
+    CRDs (tests/data, from sigs.k8s.io/gateway-api config/crd/standard)."""
+    import yaml
+
+    from tests.support.schemas import GATEWAY_API_CRDS
+
+    for crd in yaml.safe_load_all(GATEWAY_API_CRDS.read_text()):
+        if crd and crd["spec"]["names"]["kind"] == "HTTPRoute":
+            (v1,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+            spec = v1["schema"]["openAPIV3Schema"]["properties"]["spec"]
+            return dict(spec["properties"]["parentRefs"]["items"]["properties"]["sectionName"])
+    raise AssertionError("no HTTPRoute CRD")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https",
+        "a",
+        "0",
+        "a-b",
+        "a.b",
+        "web.https-1",
+        "a" * 253,
+        "a" * 254,
+        "a..b",
+        ".a",
+        "a.",
+        "-a",
+        "a-",
+        "A",
+        "a_b",
+        "a b",
+        "",
+        "a.-b",
+        "é",
+    ],
+)
+def test_section_name_is_the_crds_section_name(value: str) -> None:
+    import re
+
+    schema = _crd_section_name()
+    crd_accepts = (
+        schema["minLength"] <= len(value) <= schema["maxLength"]
+        and re.search(schema["pattern"], value) is not None
+    )
+    gateway = {"name": "public", "namespace": "gateway-system", "sectionName": value}
+
+    def change(raw: dict[str, Any]) -> None:
+        raw["cluster"] = {"traffic": "gateway-api", "gateway": gateway}
+
+    raw = copy.deepcopy(BASE)
+    change(raw)
+    if crd_accepts:
+        assert parse_settings(raw, stack="production").cluster.gateway is not None
+    else:
+        assert "flutter-app:cluster.gateway.sectionName:" in problems_for(change)
+
+
+def test_the_stacks_namespace_is_compared_with_the_platforms_as_it_defaults() -> None:
+    # Unset namespace: flutter-app-<environment>, so in production flutter-app-production.
+    message = problems_for(top(cluster={"ingressController": {"namespace": "flutter-app-production"}}))
+    assert "flutter-app:cluster.ingressController.namespace: is the stack's own namespace" in message
+    message = problems_for(
+        top(
+            namespace="web",
+            cluster={"traffic": "gateway-api", "gateway": {"name": "public", "namespace": "web"}},
+        )
+    )
+    assert "flutter-app:cluster.gateway.namespace: is the stack's own namespace (web):" in message
+    # Another namespace than the stack's is the platform's business.
+    raw = copy.deepcopy(BASE)
+    raw["cluster"] = {"traffic": "gateway-api", "gateway": {"name": "public", "namespace": "flutter-app-dev"}}
+    assert parse_settings(raw, stack="production").namespace_name == "flutter-app-production"
+
+
+def test_each_cluster_problem_names_its_own_key() -> None:
+    message = problems_for(top(cluster={"traffic": "gateway-api"}))
+    assert "- flutter-app:cluster.gateway: required with traffic gateway-api" in message
+    message = problems_for(top(cluster={"apiServer": "https://10.0.0.1"}))
+    assert "- flutter-app:cluster.apiServer: binds an existing cluster; mode eks" in message
+    message = problems_for(top(cluster={"mode": "existing", "caSha256": "a" * 64}))
+    assert "- flutter-app:cluster.caSha256: caSha256 is given without apiServer" in message
+    message = problems_for(top(cluster={"network": {"cidr": "10.0.0.0/24"}}))
+    assert "- flutter-app:cluster.network.cidr: 10.0.0.0/24 is too small" in message
+    message = problems_for(top(cluster={"network": {"privateSubnetIds": ["subnet-0123456789abcdef0"]}}))
+    assert "- flutter-app:cluster.network.vpcId: required: subnet ids are given without vpcId" in message

@@ -55,3 +55,54 @@ def test_a_recursive_anchor_is_refused_at_once() -> None:
 )
 def test_syntax_errors_name_the_file_and_line(text: str, fragment: str) -> None:
     assert fragment in " ".join(problems(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        # go-yaml v3 keeps both (their text differs), then the CLI's config/object.go names each by
+        # fmt's %v: one silently replaces the other.
+        (
+            "a:\n  true: 1\n  True: 2\n",
+            "keys 'true' (line 2) and 'True' (line 3) in a are both the key 'true'",
+        ),
+        ("a: {1: x, 0x1: y}\n", "keys '1' (line 1) and '0x1' (line 1) in a are both the key '1'"),
+        ("a: {1: x, 1.0: y}\n", "are both the key '1'"),
+        ("a: {~: x, null: y}\n", "are both the key '<nil>'"),
+        ("a: {0o17: x, 017: y}\n", "are both the key '15'"),
+        # go-yaml refuses two keys of the same text whatever their tags.
+        ("a:\n  'true': 1\n  true: 2\n", "key 'true' in a is repeated at line 3 (first at line 2)"),
+        ("a:\n  !!str 1: x\n  1: y\n", "key '1' in a is repeated at line 3 (first at line 2)"),
+    ],
+)
+def test_keys_the_pulumi_cli_reads_as_one_are_refused_naming_both(text: str, fragment: str) -> None:
+    assert any(fragment in p for p in problems(text)), problems(text)
+
+
+def test_keys_are_text_as_the_cli_hands_objects_to_a_program() -> None:
+    text = "a: {true: 1, 1: 2, 1.5: 3, 1000000.0: 4, 0.00001: 5, ~: 6, 2001-12-14: 7, .inf: 8}\n"
+    assert parse_yaml(text, "f.yaml") == {
+        "a": {
+            "true": 1,
+            "1": 2,  # in Python 1 == True: kept apart, as the CLI keeps them
+            "1.5": 3,
+            "1e+06": 4,
+            "1e-05": 5,
+            "<nil>": 6,
+            "2001-12-14 00:00:00 +0000 UTC": 7,
+            "+Inf": 8,
+        }
+    }
+
+
+def test_a_long_string_through_aliases_is_refused_by_its_characters_before_expansion() -> None:
+    import time
+
+    text = "s: &l0 " + "x" * 30_000 + "\n"
+    text += "".join(f"l{i + 1}: &l{i + 1} [{', '.join([f'*l{i}'] * 10)}]\n" for i in range(5))
+    started = time.perf_counter()
+    with pytest.raises(YamlFileError, match="expand to more than 4194304 characters"):
+        parse_yaml(text, "f.yaml")
+    assert time.perf_counter() - started < 2
+    # The same aliases over a short string stay within bounds.
+    assert len(parse_yaml(text.replace("x" * 30_000, "x"), "f.yaml")["l5"]) == 10
