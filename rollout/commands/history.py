@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rollout.arguments import shown_name
+from rollout.arguments import stack_name
 from rollout.exit_codes import ExitCode
 from rollout.history import HistoryEntry, deployed_apps, entry_to_json
 from rollout.services import Services
@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
         description="List the stack's updates (pulumi stack history), newest first, with the images, "
         "canary weights and active colours each deployed.",
     )
-    parser.add_argument("--stack", required=True, type=shown_name, metavar="STACK", help="stack name")
+    parser.add_argument("--stack", required=True, type=stack_name, metavar="STACK", help="stack name")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--limit", type=_positive, metavar="N", help="show the newest N entries only")
     parser.set_defaults(handler=handle)

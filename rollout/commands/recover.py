@@ -14,6 +14,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from credentials import mask
+from rollout.arguments import stack_name
 from rollout.configdiff import diff_lines
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, secret_values
@@ -36,7 +37,7 @@ def register(subparsers: Any) -> None:
         "the config back to the last succeeded update, refresh, deploy that config as a checked step, and "
         "show a preview that plans no change.",
     )
-    parser.add_argument("--stack", required=True, metavar="STACK", help="stack name")
+    parser.add_argument("--stack", required=True, type=stack_name, metavar="STACK", help="stack name")
     parser.add_argument("--dry-run", action="store_true", help="say what was found and what would be done")
     parser.add_argument("--yes", action="store_true", help="approve without asking")
     parser.add_argument(

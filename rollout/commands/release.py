@@ -39,7 +39,7 @@ from components.settings import DEFAULT_APP, PROJECT, StackSettings, parse_setti
 from components.validation import IMAGE_EXPECTED, ConfigError, check_dns1035_label, parse_image, show
 from credentials import mask
 from gates.schedule import Schedule
-from rollout.arguments import shown_name
+from rollout.arguments import shown_name, stack_name
 from rollout.engine_output import gate_report
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import ENVIRONMENT_KEY, ConfigMap, secret_values
@@ -76,7 +76,7 @@ def register(subparsers: Any) -> None:
         description="Walk a release through its steps (rolling, blue-green or canary); a failed gate "
         "undoes traffic first and exits 1.",
     )
-    parser.add_argument("--stack", required=True, type=shown_name, metavar="STACK", help="stack name")
+    parser.add_argument("--stack", required=True, type=stack_name, metavar="STACK", help="stack name")
     parser.add_argument(
         "--image", required=True, metavar="IMAGE", help="REPOSITORY:TAG or REPOSITORY@sha256:DIGEST"
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.validation import ConfigError
-from rollout.arguments import shown_name
+from rollout.arguments import stack_name
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.files import check_output_directory
 from rollout.offline.engine import ProgramRun, Registration, run_program
@@ -46,7 +46,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--stack",
         required=True,
-        type=shown_name,
+        type=stack_name,
         action="append",
         metavar="STACK",
         help="stack to render (repeatable)",

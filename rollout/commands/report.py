@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from gates.spec import MAX_TIMEOUT
 from gates.templates import MAX_WINDOW_SECONDS, window_problem
-from rollout.arguments import shown_name
+from rollout.arguments import stack_name
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.files import check_output_files
 from rollout.schedule import TOKEN_ENV
@@ -71,7 +71,7 @@ def register(subparsers: Any) -> None:
         "Alerts are sent to ROLLOUT_REPORT_WEBHOOK_URL when set.",
     )
     parser.add_argument(
-        "--stack", required=True, type=shown_name, metavar="STACK", help="the stack (Pulumi.STACK.yaml)"
+        "--stack", required=True, type=stack_name, metavar="STACK", help="the stack (Pulumi.STACK.yaml)"
     )
     parser.add_argument("--prometheus", type=_url, metavar="URL", help="Prometheus base URL")
     parser.add_argument(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from rollout.arguments import shown_name
+from rollout.arguments import stack_name
 from rollout.exit_codes import CommandError, ExitCode
 from rollout.history import deployed_apps
 from rollout.interaction import confirm, needs_approval
@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
         description="Restore the stack config recorded by an earlier update (secrets included) and run "
         "`pulumi up`. Prints the plan first; staging and production ask for approval unless --yes.",
     )
-    parser.add_argument("--stack", required=True, type=shown_name, metavar="STACK", help="stack name")
+    parser.add_argument("--stack", required=True, type=stack_name, metavar="STACK", help="stack name")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--previous", action="store_true", help="the newest succeeded update older than the current one"

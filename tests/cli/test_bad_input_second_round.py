@@ -994,6 +994,25 @@ def test_names_on_the_command_line_that_act_on_the_terminal_are_refused(
     assert not (project / "build").exists()
 
 
+@pytest.mark.parametrize(
+    ("command", "stack"),
+    [
+        (["release", "--image", "ghcr.io/example/app:1.0.0"], "d" * 5000),
+        (["rollback", "--previous"], "d" * 101),
+        (["recover"], "dev prod"),
+        (["history"], "a/b/c/d"),
+        (["render"], "../dev"),
+    ],
+)
+def test_a_stack_name_the_pulumi_cli_would_refuse_is_bad_input(
+    project: Path, command: list[str], stack: str
+) -> None:
+    code, out, err = run(["--cwd", str(project), command[0], "--stack", stack, *command[1:]])
+    assert code == 2 and out == "", err
+    assert "argument --stack:" in err and "is not a stack name: expected [org/][project/]stack" in err
+    assert len(err) < 1000  # a long name is cut, not repeated whole
+
+
 HIDDEN_NAMES: list[Row] = [
     (
         "an env key that clears the screen",
