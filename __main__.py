@@ -36,6 +36,7 @@ addons = PlatformAddons(
     AddonsArgs(
         config.cluster.addons,
         declare_gateway=config.cluster.routing == "istio" and not config.cluster.gateway,
+        ingress_gateway=config.cluster.routing != "gateway-api",
     ),
     opts=k8s_opts,
 )

@@ -34,6 +34,9 @@ class AddonsArgs:
     declare_gateway: bool = True
     """Declare the istio-ingress/public Gateway the VirtualServices bind to; off when the
     platform's own Gateway is referenced (cluster.gateway) or traffic goes by the Gateway API."""
+    ingress_gateway: bool = True
+    """Install Istio's ingress gateway (its chart, behind an NLB); off when traffic goes by the
+    Gateway API, where Istio deploys a proxy for each Gateway the platform declares."""
 
 
 def _release(
@@ -75,7 +78,7 @@ class PlatformAddons(pulumi.ComponentResource):
         self.prometheus_url = None
         self.ingress_hostname = None
         if addons.istio == "install":
-            self._istio(name, addons.istio_version, addons.ingress_tls_secret, args.declare_gateway)
+            self._istio(name, addons.istio_version, addons.ingress_tls_secret, args)
         elif addons.istio == "external" and args.declare_gateway:
             # The cluster's own Istio: its ingress gateway (pods labelled istio=ingressgateway in
             # istio-ingress, as Istio's gateway chart labels them) serves this Gateway. Every stack
@@ -107,7 +110,7 @@ class PlatformAddons(pulumi.ComponentResource):
             {"prometheus_url": self.prometheus_url, "ingress_hostname": self.ingress_hostname}
         )
 
-    def _istio(self, name: str, version: str, tls_secret: str, declare_gateway: bool) -> None:
+    def _istio(self, name: str, version: str, tls_secret: str, args: AddonsArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
         base = _release("istio-base", "base", version, ISTIO_REPO, ISTIO_NAMESPACE, {}, child)
         istiod = _release(
@@ -119,6 +122,8 @@ class PlatformAddons(pulumi.ComponentResource):
             {"pilot": {"autoscaleMin": 2}, "global": {"proxy": {"resources": SIDECAR_RESOURCES}}},
             pulumi.ResourceOptions(parent=self, depends_on=[base]),
         )
+        if not args.ingress_gateway:
+            return
         gateway = _release(
             INGRESS_RELEASE,
             "gateway",
@@ -137,7 +142,7 @@ class PlatformAddons(pulumi.ComponentResource):
             },
             pulumi.ResourceOptions(parent=self, depends_on=[istiod]),
         )
-        if declare_gateway:
+        if args.declare_gateway:
             self._gateway(name, tls_secret, [gateway])
         service = k8s.core.v1.Service.get(
             f"{name}-ingress-service",

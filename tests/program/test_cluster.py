@@ -138,6 +138,17 @@ def test_helm_add_ons_are_pinned(production: ProgramRun) -> None:
     assert staging_ns["metadata"]["labels"]["istio-injection"] == "enabled"
 
 
+def test_istio_under_the_gateway_api_installs_no_ingress_gateway_of_its_own(project: Path) -> None:
+    # Istio deploys a proxy per Gateway the platform declares: its classic ingress gateway (and
+    # NLB) would serve nothing, and ingressHostname would name it.
+    gateway = {"traffic": "gateway-api", "gateway": {"name": "public", "namespace": "gateway-system"}}
+    edit_stack(project, "production", lambda c: c.setdefault("flutter-app:cluster", {}).update(gateway))
+    run = run_stack(project, "production")
+    releases = {r.name for r in of_type(run, "kubernetes:helm.sh/v3:Release")}
+    assert releases == {"istio-base", "istiod", "kube-prometheus-stack"}
+    assert run.outputs.get("ingressHostname") is None
+
+
 def test_pod_monitor_keeps_the_track_labels_the_gates_select_on(production: ProgramRun) -> None:
     monitor = the(production, "kubernetes:monitoring.coreos.com/v1:PodMonitor")
     assert monitor["spec"]["podTargetLabels"] == ["app", "version"]
