@@ -23,7 +23,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m|<{%reset%}>|<{%[a-z]+%}>")
 _CONSEQUENCES = re.compile(
     r"^(update failed|preview failed|refresh failed|destroy failed"
     r"|an unhandled error occurred: program exited with non-zero exit code: \d+"
-    r"|.*Resource monitor has terminated.*|.*resource monitor shut down.*)$",
+    r"|.*Resource monitor has terminated.*|.*resource monitor shut down.*"
+    # The resources the program had not registered yet when the engine stopped on the failure.
+    r"|expected resource operations for \S+ but none were seen)$",
     re.IGNORECASE,
 )
 _COUNT = re.compile(r"^(?:[\w ]+ failed: )?[0-9]+ errors? occurred:?$", re.IGNORECASE)

@@ -4,7 +4,8 @@ schemas and CEL rules), the stand-in router following their weights, header matc
 
 A staging-like canary with ``canary.mirror: 100`` walks a mirrored step first (no user served by the
 canary, the gate judging it on copies of real requests), then 25 % and 100 % as in-place HTTPRoute
-updates, and promotes; then a canary that fails at 25 % is taken out. A production-like blue/green
+updates, and promotes; a canary that fails only on the copies is removed at the mirrored step;
+then a canary that fails at 25 % is taken out. A production-like blue/green
 app switches through HTTPRoutes that never change."""
 
 from __future__ import annotations
@@ -124,6 +125,26 @@ def test_a_mirrored_step_is_gated_on_copies_then_the_weights_walk_in_place(canar
     assert canary.route()["metadata"]["uid"] == uid
     assert canary.weights() == [100, 0] and canary.router.served.get("canary", 0) > served_before
     assert [r["name"] for r in canary.route()["spec"]["rules"]] == ["weighted"]
+
+
+def test_a_canary_failing_only_on_copies_is_removed_before_any_user_reaches_it(canary: Stack) -> None:
+    # Users call /api; the gate's own probes (the header rule) call the health path, which still
+    # answers: only the mirrored copies of the users' requests can show the fault.
+    bad = canary.apps["canary"]
+    bad.faults = Faults(error_every=2, paths=("/api",))
+    copies = canary.router.mirrored.get("canary", 0)
+    try:
+        code, out, err = canary.release(f"{REPO}:1.7.0")
+    finally:
+        bad.faults = Faults()
+    assert code == 1, out + err
+    assert "mirror 100%: FAILED" in err and "(mirrored), canary removed" in err
+    assert "canary 25%" not in err  # no weighted step ran: no user was served by the canary
+    assert canary.router.mirrored.get("canary", 0) > copies
+    assert canary.weights() == [100, 0]
+    route = canary.route()
+    assert [r["name"] for r in route["spec"]["rules"]] == ["weighted"]
+    assert "filters" not in route["spec"]["rules"][0]  # no copy goes on
 
 
 def test_a_canary_failing_at_25_percent_is_taken_out(canary: Stack) -> None:

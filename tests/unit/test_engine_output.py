@@ -29,6 +29,19 @@ Outputs:
     environment: "production"
 """
 
+# The sandbox's API server paused (SIGSTOP): the engine lists the resources it never got to
+# first, in no fixed order.
+PAUSED = """Diagnostics:
+  pulumi-python:dynamic/gates:HealthGate (flutter-app-live-gate):
+    error: expected resource operations for urn:pulumi:faults::flutter-app::flutter-app:release:BlueGreenRelease$pulumi-python:dynamic/gates:HealthGate::flutter-app-live-gate but none were seen
+
+  kubernetes:apps/v1:Deployment (flutter-app-blue):
+    error: configured Kubernetes cluster is unreachable: unable to load schema information from the API server: Get "https://127.0.0.1:32764/openapi/v2?timeout=32s": net/http: TLS handshake timeout
+
+  pulumi:providers:pulumi-python (default):
+    error: expected resource operations for urn:pulumi:faults::flutter-app::pulumi:providers:pulumi-python::default but none were seen
+"""
+
 TIMEOUT = """Diagnostics:
   pulumi:pulumi:Stack (flutter-app-prod):
     error: update failed
@@ -79,6 +92,11 @@ Diagnostics:
             'unreachable: unable to load schema information from the API server: Get "https://127.0.0.1:9/',
         ),
         (
+            PAUSED,
+            "kubernetes:apps/v1:Deployment flutter-app-blue: configured Kubernetes cluster is unreachable: "
+            'unable to load schema information from the API server: Get "https://127.0.0.1:32764/openapi/v2?timeout',
+        ),
+        (
             TIMEOUT,
             "kubernetes:apps/v1:Deployment flutter-app-green: the Kubernetes API server reported that "
             "\"prod/flutter-app-green\" failed to fully initialize or become live: 'flutter-app-green' timed out "
@@ -102,7 +120,7 @@ Diagnostics:
         ("error: could not read plugin\n", "could not read plugin"),
         ("", "no output"),
     ],
-    ids=["unreachable", "timeout", "conflict", "config", "policy", "bare error line", "nothing"],
+    ids=["unreachable", "paused", "timeout", "conflict", "config", "policy", "bare error line", "nothing"],
 )
 def test_the_cause_in_one_line(text: str, cause: str) -> None:
     found = root_cause(text)
