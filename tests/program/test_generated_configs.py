@@ -6,9 +6,11 @@ verdict on written files) with an object the API server would refuse, never a tr
 The generators mix what users write with what the issues found and what Kubernetes refuses: long
 and digit-first names, percentages spelled "00%", milli-byte memory, booleans where numbers go,
 credentials in URLs and env, duplicate variables, URLs that do not parse; and from the second
-round: values of 40 KB, control characters, YAML 1.1 words (on, yes) as names and values, the
-metadata address, credentials of every format the detector knows, user:password@ in an image;
-and the Gateway API mode (HTTPRoutes) with mirrored canaries, sound and not.
+round: long values (10-70 KB), control and format characters, YAML 1.1 words (on, yes) as names and
+values (quoted, or unquoted as people type them), the metadata address, credentials of the
+detector's formats with random bodies in env, plain keys (databaseHost, apiBaseUrl, ...) and image
+tags, user:password@ in an image; and the Gateway API mode (HTTPRoutes) with mirrored canaries,
+sound and not.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import io
 import itertools
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,36 @@ FORMATS = (
 )
 NEVER_SHOWN = (SECRET, *(value[-14:] for value in FORMATS))
 _runs = itertools.count()
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _random(alphabet: str, size: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet, min_size=size, max_size=size)
+
+
+# Credentials of the detector's formats with random bodies (its table: docs/configuration.md),
+# as they sit in a value: alone, glued to a name, as a parameter, in a URL.
+credentials = st.one_of(
+    st.builds("AKIA{}".format, _random("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
+    st.builds("ghp_{}".format, _random(_ALNUM, 36)),
+    st.builds("prod_ghp_{}".format, _random(_ALNUM, 36)),
+    st.builds("glpat-{}".format, _random(_ALNUM, 20)),
+    st.builds("sk-proj-{}".format, _random(_ALNUM, 40)),
+    st.builds("xoxb-1234-5678-{}".format, _random(_ALNUM, 24)),
+    st.builds("https://hooks.slack.com/services/T0000/B0000/{}".format, _random(_ALNUM, 24)),
+    st.builds("AWS_SECRET_ACCESS_KEY={}".format, _random(_ALNUM + "/+", 40)),
+    st.builds("Bearer {}".format, _random(_ALNUM + "-_.", 32)),
+    st.builds("AccountKey={}==".format, _random(_ALNUM + "+/", 86)),
+    st.builds("https://api.example.com/cb?x=1&access_token={}".format, _random(_ALNUM, 24)),
+    st.builds("https://api.example.com/cb#refresh_token={}".format, _random(_ALNUM, 24)),
+)
+# Text that is not a credential but is hard to handle: long, or holding what a terminal acts on.
+hard_text = st.one_of(
+    st.builds("v".__mul__, st.integers(10_000, 70_000)),
+    st.builds("{}{}{}".format, _random("abc", 3), st.characters(categories=("Cc", "Cf")), _random("xyz", 3)),
+)
+# YAML 1.1 words, which the Pulumi CLI (go-yaml v3) reads as strings when unquoted.
+WORDS = ("on", "off", "yes", "no", "y", "n", "On", "YES")
 
 
 # Each field: (what users write that is fine, what is edgy or wrong). An example is all fine, has
@@ -131,6 +164,8 @@ FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
                     "v" * 40_000,
                 ),
                 st.sampled_from(FORMATS),
+                credentials,
+                hard_text,
             ),
             min_size=1,
             max_size=2,
@@ -215,13 +250,19 @@ strategies = {
 }
 
 
+# Keys that end up in plain text (the ConfigMap, the gate spec, the Deployment), where a
+# credential must be refused whatever the key.
+PLAIN_KEYS = ("databaseHost", "databaseName", "apiBaseUrl", "logLevel")
+
+
 @st.composite
-def stack_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    """A stack and the config keys to set in it: one or two apps, maybe a namespace and a quota."""
+def stack_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any], bool]:
+    """A stack, the config keys to set in it (one or two apps, maybe a namespace, a quota, a
+    plain key holding a credential or hard text), and whether YAML 1.1 words go unquoted."""
     stack = draw(st.sampled_from(STACKS))
     mode = draw(_pick("fine", "one edgy field", "edgy at random"))
     keys = sorted(FIELDS)
-    others = ["name", "strategy", "namespace", "namespaceQuota"]
+    others = ["name", "strategy", "namespace", "namespaceQuota", "plain"]
     edgy_field = draw(st.sampled_from(keys + others)) if mode == "one edgy field" else None
 
     def edgy(field: str) -> bool:
@@ -251,6 +292,12 @@ def stack_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         # The Gateway API mode, on the sandbox's Gateway (gateway-system/public).
         gateway = {"name": "public", "namespace": draw(_pick("gateway-system", "gateway-system", "Gateway"))}
         config["flutter-app:cluster"] = {"traffic": "gateway-api", "gateway": gateway}
+    if edgy("plain"):
+        value = draw(st.one_of(credentials, hard_text))
+        key = draw(st.sampled_from(PLAIN_KEYS))
+        config[f"flutter-app:{key}"] = value if draw(st.booleans()) else f"db.example.com/{value}"
+        if draw(st.booleans()):  # as an image tag too
+            next(iter(apps.values()))["image"] = f"ghcr.io/example/app:{value}"
     if edgy("namespace"):
         config["flutter-app:namespace"] = draw(_pick("kube-system", "default", "Team-A", "n" * 64))
     if edgy("namespaceQuota"):
@@ -261,7 +308,28 @@ def stack_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             "requests": {"cpu": "40", "memory": "80Gi"},
             "limits": {"cpu": "80", "memory": "160Gi"},
         }
-    return stack, config
+    return stack, config, draw(st.booleans())
+
+
+def _credentials_in(value: Any) -> list[str]:
+    """The generated credentials' bodies in ``value`` (a config), which no output may hold."""
+    text = yaml.safe_dump(value)
+    return [
+        m.group(0)[-12:] for m in re.finditer(r"[A-Za-z0-9/+_-]{16,}", text) if _looks_generated(m.group(0))
+    ]
+
+
+def _looks_generated(token: str) -> bool:
+    return (
+        any(c.isdigit() for c in token)
+        and any(c.isupper() for c in token)
+        and any(c.islower() for c in token)
+    )
+
+
+def _unquote_words(text: str) -> str:
+    """The dumped stack file with the YAML 1.1 words as a person types them: unquoted."""
+    return re.sub(r"'(" + "|".join(WORDS) + r")'(?=:|$)", r"\1", text, flags=re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -291,14 +359,19 @@ def refusals() -> Refusals:
 )
 @given(generated=stack_configs())
 def test_every_generated_config_renders_valid_manifests_or_exits_2(
-    workdir: Path, refusals: Refusals, generated: tuple[str, dict[str, Any]]
+    workdir: Path, refusals: Refusals, generated: tuple[str, dict[str, Any], bool]
 ) -> None:
-    stack, config = generated
+    stack, config, unquoted = generated
     path = workdir / f"Pulumi.{stack}.yaml"
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     document["config"].pop("flutter-app:apps")
     document["config"].update(config)
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    text = yaml.safe_dump(document, sort_keys=False)
+    path.write_text(_unquote_words(text) if unquoted else text)
+    generated_credentials = _credentials_in(config)
+    never_shown = (*NEVER_SHOWN, *generated_credentials)
+    event("generated credentials" if generated_credentials else "no generated credential")
+    event("YAML 1.1 words unquoted" if unquoted else "words quoted")
     out = workdir / f"out-{next(_runs)}"
     stdout, stderr = io.StringIO(), io.StringIO()
     code = main(
@@ -307,7 +380,7 @@ def test_every_generated_config_renders_valid_manifests_or_exits_2(
     errors = stderr.getvalue()
     event(f"exit {code}")
     assert "Traceback" not in errors
-    assert not [c for c in NEVER_SHOWN if c in errors + stdout.getvalue()], errors
+    assert not [c for c in never_shown if c in errors + stdout.getvalue()], errors
     if code == 2:
         assert errors.startswith(f"error: invalid config for stack '{stack}'"), errors
         assert all(line.startswith("  - flutter-app:") for line in errors.splitlines()[1:]), errors
@@ -315,7 +388,7 @@ def test_every_generated_config_renders_valid_manifests_or_exits_2(
         return
     assert code in (0, 3), f"exit {code}:\n{errors}"  # 3: a policy verdict on what was written
     written = (out / stack / "manifests.yaml").read_text() + (out / stack / "resources.json").read_text()
-    assert not [c for c in NEVER_SHOWN if c in written]
+    assert not [c for c in never_shown if c in written]
     manifests = list(yaml.safe_load_all((out / stack / "manifests.yaml").read_text()))
     refused = refusals(manifests)
     assert not refused, "exit {} with objects the API server would refuse:\n{}".format(
