@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import random
+import select
+import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
@@ -217,3 +220,77 @@ def tracks(
             prometheus.forget(job)
         for server in apps.values():
             server.stop()
+
+
+class PausableApiServer:
+    """A TCP relay on 127.0.0.1 to the sandbox's API server that can stop answering, as a
+    SIGSTOPped kube-apiserver does (connections accepted, nothing answered), for the stacks that
+    reach the cluster through it only: pausing the sandbox's own API server would stall every
+    test running beside this one. TLS passes through untouched (the server's certificate names
+    127.0.0.1, whatever the port)."""
+
+    def __init__(self, server: str) -> None:
+        parts = urllib.parse.urlsplit(server)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 443)
+        self._answering = threading.Event()
+        self._answering.set()
+        self._stopped = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sockets: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def pause(self) -> None:
+        self._answering.clear()
+
+    def resume(self) -> None:
+        self._answering.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._answering.set()
+        for sock in [self._listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                thread = threading.Thread(target=self._pump, args=(source, sink), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        # Bounded by the sockets' life: each wait is short, and a closed end ends the pump.
+        while not self._stopped.is_set():
+            if not self._answering.wait(0.2):
+                continue  # paused: bytes stay in the kernel's buffers, unanswered
+            readable, _, _ = select.select([source], [], [], 0.2)
+            if not readable:
+                continue
+            try:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+            except OSError:
+                break
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

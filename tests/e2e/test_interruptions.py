@@ -8,8 +8,10 @@ on-call engineer meets them, and the one command that recovers each:
 - the whole process tree of `rollout release` killed (kill -9) during the switch: the next release
   and rollback refuse and say what was left, `rollout recover` repairs it, the retried release
   runs the switch and its gate again;
-- SIGTERM (what a CI runner sends on cancel): `pulumi` stops cleanly, the config is put back, the
-  lock released, no process left;
+- SIGTERM (what a CI runner sends on cancel) during the switch's live gate: `pulumi` stops
+  cleanly, the config is put back, the lock released, no process left; `rollout recover` puts
+  live traffic back on the colour that passed its gate (the API server that stops answering:
+  test_paused_api_server.py);
 - a field another manager owns (a hand-applied hotfix): the cause in one line, nothing changed;
 - more than ten updates: version numbers that never shift, `rollback --to` an old one.
 
@@ -29,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import yaml
 
@@ -309,40 +310,9 @@ def test_sigterm_during_the_switch_stops_cleanly_and_recover_puts_live_traffic_b
     assert_nothing_lost(prod, before, live)
 
 
-def test_an_api_server_that_stops_answering_fails_the_step_with_its_cause_and_changes_nothing(
-    prod: Stack,
-) -> None:
-    before = prod.objects()
-    live, _idle = live_and_idle(prod)
-    (server,) = [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if (p.info["cmdline"] or [""])[0].endswith("/kube-apiserver")
-        and prod.project.sandbox.env["KUBECONFIG"].rsplit("/", 1)[0] in " ".join(p.info["cmdline"])
-    ]
-    release = prod.start("release", "--image", f"{REPO}:1.9.0", "--yes")
-    release.wait_for(r"\[1/2\] .*: preview plans")
-    server.suspend()  # kill -STOP: connections open, nothing answers
-    try:
-        code, out, err = release.finish(timeout=300)
-    finally:
-        server.resume()
-    assert code == 1, out + err
-    (cause,) = [line for line in err.splitlines() if line.startswith("[1/2]") and "FAILED" in line]
-    assert "configured Kubernetes cluster is unreachable" in cause and "timeout" in cause
-    # Nothing reached the cluster; the lock was released. The stack file keeps the step's config
-    # (what the failed update ran), which the next release starts from.
-    assert prod.objects() == before and not prod.locks()
-    assert prod.objects()["live"] == {"app": APP, "version": live}
-    # Nothing to untangle: the same release, run again, completes.
-    code, out, err = prod.rollout("release", "--image", f"{REPO}:1.9.0", "--yes")
-    assert code == 0, out + err
-    assert prod.objects()["live"] != before["live"]
-
-
 def test_version_numbers_never_shift_and_rollback_reaches_any_of_them(prod: Stack) -> None:
     project, name = prod.project, prod.name
-    for index in range(25 - len([e for e in project.history(name) if e["kind"] == "update"])):
+    for index in range(26 - len([e for e in project.history(name) if e["kind"] == "update"])):
         project.pulumi("up", "--yes", "--skip-preview", "--message", f"no-op {index}", stack=name)
     theirs = project.history(name)
     assert len(theirs) > 25
