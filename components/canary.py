@@ -22,7 +22,7 @@ import pulumi
 from components import gateway_api, istio
 from components.exposure import gateways, parent_refs
 from components.gating import CANARY_HEADERS, GateTarget, declare_gate
-from components.names import track_service
+from components.names import track_name
 from components.workload import (
     WorkloadArgs,
     declare_deployment,
@@ -51,10 +51,8 @@ def http_route_spec(args: WorkloadArgs) -> gateway_api.HTTPRouteSpec:
     app, app_name = args.app, args.pod.app_name
     gateway = args.routing.gateway
     assert gateway is not None and app.exposure is not None  # the settings require both here
-    stable = gateway_api.BackendRef(
-        track_service(app_name, "stable"), app.service_port, 100 - app.canary.weight
-    )
-    canary = gateway_api.BackendRef(track_service(app_name, "canary"), app.service_port, app.canary.weight)
+    stable = gateway_api.BackendRef(track_name(app_name, "stable"), app.service_port, 100 - app.canary.weight)
+    canary = gateway_api.BackendRef(track_name(app_name, "canary"), app.service_port, app.canary.weight)
     header = gateway_api.RouteMatch([gateway_api.HeaderMatch(n, v) for n, v in CANARY_HEADERS.items()])
     copied = mirroring(args)
     rules = [
@@ -160,7 +158,7 @@ class CanaryRelease(pulumi.ComponentResource):
                 declare_service(
                     name,
                     args,
-                    service_name=track_service(app_name, track),
+                    service_name=track_name(app_name, track),
                     selector=track_selector(app_name, track),
                     role=f"{track}-service",
                     opts=child,

@@ -28,12 +28,8 @@ TRACKS_BY_STRATEGY: dict[str, tuple[str, ...]] = {
 
 
 def track_name(app: str, track: str) -> str:
-    """The Deployment of one release track: ``<app>-blue``, ``<app>-canary``."""
-    return f"{app}-{track}"
-
-
-def track_service(app: str, track: str) -> str:
-    """The Service of one canary track (Gateway API mode): ``<app>-stable``, ``<app>-canary``."""
+    """The Deployment of one release track (``<app>-blue``, ``<app>-canary``), and in Gateway API
+    mode the Service of one canary track (``<app>-stable``, ``<app>-canary``)."""
     return f"{app}-{track}"
 
 
@@ -90,7 +86,7 @@ def derived_names(
     if strategy == "blue-green":
         names.append(DerivedName("Service", preview_service_name(app), "service", ("Service",)))
     if strategy == "canary" and routing == "gateway-api":
-        names += [DerivedName("Service", track_service(app, t), "service", ("Service",)) for t in tracks]
+        names += [DerivedName("Service", track_name(app, t), "service", ("Service",)) for t in tracks]
     names += _route_names(app, strategy, routing, exposed, previewed)
     return names
 

@@ -134,9 +134,9 @@ class StackSettings(ConfigModel):
         namespace = info.data.get("namespace")
         # Compared with the namespace the stack declares, which an empty `namespace` defaults (not
         # known when `namespace` or `environment` is itself invalid: reported there).
-        own = namespace or (f"{PROJECT}-{environment}" if environment is not None else None)
-        if "namespace" not in info.data:
-            own = None
+        own = namespace or None
+        if namespace == "" and environment is not None:
+            own = effective_namespace(namespace, environment)
         unset = "" if namespace else f", as flutter-app:namespace is unset: {PROJECT}-<environment>"
         platform = [
             (
@@ -256,7 +256,12 @@ class StackSettings(ConfigModel):
 
     @property
     def namespace_name(self) -> str:
-        return self.namespace or f"{PROJECT}-{self.environment}"
+        return effective_namespace(self.namespace, self.environment)
+
+
+def effective_namespace(namespace: str, environment: str) -> str:
+    """The namespace a stack declares: ``namespace``, else ``flutter-app-<environment>``."""
+    return namespace or f"{PROJECT}-{environment}"
 
 
 def _exposure_problems(
