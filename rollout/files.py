@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rollout.exit_codes import CommandError
@@ -94,18 +94,12 @@ def check_output_files(
     option: str, path: Path, next_to_it: Callable[[Path], Iterable[Path]] = lambda _path: ()
 ) -> None:
     """Refuse (CommandError, exit 2) unless ``path``, which ``option`` names, and the files the
-    command writes ``next_to_it`` (asked once ``path`` is known to be a file's) are each a regular
-    file that may be written or nothing, in a directory that is, or can be created in, a writable
-    one."""
-    for candidate in _files(path, next_to_it):
+    command writes ``next_to_it`` are each a regular file that may be written or nothing, in a
+    directory that is, or can be created in, a writable one."""
+    for candidate in (path, *next_to_it(path)):
         if problem := _problem(candidate, directory=False):
             raise _refuse(option, path, candidate, problem, "a regular file or a path where nothing is yet")
         _check_parent(option, path, candidate.parent)
-
-
-def _files(path: Path, next_to_it: Callable[[Path], Iterable[Path]]) -> Iterator[Path]:
-    yield path
-    yield from next_to_it(path)
 
 
 def check_output_directory(option: str, directory: Path, entries: Iterable[str] = ()) -> None:

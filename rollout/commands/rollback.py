@@ -17,6 +17,7 @@ part of it. A stack left by an interrupted update is refused: `rollout recover` 
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import TYPE_CHECKING, Any
 
 from rollout.arguments import stack_name
@@ -100,7 +101,7 @@ def handle(args: argparse.Namespace, console: Console, services: Services | None
             if not services.terminal.is_tty():
                 confirm(services.terminal, console.ask, question)  # refuses: nobody to ask
             # Asked once the preview's changes are printed and checked: people approve what will happen.
-            approve = lambda: confirm(services.terminal, console.ask, question)  # noqa: E731
+            approve = functools.partial(confirm, services.terminal, console.ask, question)
         if not execute(access, plan, console, services, force=args.force, approve=approve):
             return ExitCode.FAILED
         console.print(f"{access.name}: {plan.message} succeeded")
